@@ -1,0 +1,55 @@
+/*
+ * Gateway settings. Each has a built-in default, may be set in an INI-style
+ * file (--config or CITYPAY_CONFIG), then by a CITYPAY_* environment
+ * variable, then by a command-line flag; later sources win. docs/CONFIG.md
+ * lists every key with its unit and default.
+ */
+#ifndef CITYPAY_CONFIG_H
+#define CITYPAY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ipaddr.h"
+#include "limits.h"
+
+#define CONFIG_TRUSTED_MAX 16
+
+struct config {
+	char listen[128];              /* "127.0.0.1:8080"; port 0 picks a free one */
+	char db_path[1024];
+	char key_file[1024];           /* empty: "<db_path>.key" */
+	char public_url[CP_URL_MAX + 1]; /* base of payment_url, no trailing slash */
+	struct ipnet trusted_proxies[CONFIG_TRUSTED_MAX];
+	size_t trusted_proxy_count;
+	size_t body_max;               /* bytes */
+	int http_threads;
+	bool sandbox_enabled;
+	int callback_timeout_ms;
+	int callback_retry_base_s;
+	int callback_retry_cap_s;
+	bool callback_allow_private;   /* live-mode callbacks to private addresses */
+	int expiry_interval_ms;        /* how often expired orders are swept */
+	char log_level[16];
+};
+
+/* Fill every setting with its default. */
+void config_defaults(struct config *cfg);
+
+/*
+ * Set one setting by its file key ("server.listen", "store.db", ...).
+ * Returns -1 with a sentence naming the key and the expected value in err.
+ */
+int config_set(struct config *cfg, const char *key, const char *value,
+               char *err, size_t errlen);
+
+/* Read an INI file: "[section]" lines and "key = value" lines; '#' comments. */
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* Apply the CITYPAY_* environment variables that are set. */
+int config_load_env(struct config *cfg, char *err, size_t errlen);
+
+/* Resolve derived values (key file path, public URL from listen). */
+void config_finish(struct config *cfg);
+
+#endif

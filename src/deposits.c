@@ -1,0 +1,117 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "deposits.h"
+#include "events.h"
+#include "log.h"
+#include "orders.h"
+#include "sandbox.h"
+
+static void
+deposits_check_input(const struct deposit_input *in, const struct access_token *t,
+                     struct deposit *d, struct field_errors *errs)
+{
+	const char *currency = in->currency && in->currency[0] ? in->currency : t->currency;
+
+	if (in->deposit_token == NULL || !validate_public_token(in->deposit_token, CP_ORDER_TOKEN_MAX))
+		field_errors_add(errs, "deposit_token", "deposit_token must be 1 to %d letters,"
+		                 " digits, '-', '_' or '.' naming your end customer", CP_ORDER_TOKEN_MAX);
+	else
+		snprintf(d->deposit_token, sizeof(d->deposit_token), "%s", in->deposit_token);
+
+	if (in->deposit_id == NULL || in->deposit_id[0] == '\0')
+		field_errors_add(errs, "deposit_id", "deposit_id is missing; send your own id for"
+		                 " this deposit");
+	else if (!validate_text(in->deposit_id, CP_ORDER_ID_MAX))
+		field_errors_add(errs, "deposit_id", "deposit_id must be at most %d characters of"
+		                 " text", CP_ORDER_ID_MAX);
+	else
+		snprintf(d->client_deposit_id, sizeof(d->client_deposit_id), "%s", in->deposit_id);
+
+	if (money_currency_find(currency) == NULL)
+		field_errors_add(errs, "currency", "currency \"%.8s\" is not a supported ISO 4217"
+		                 " code such as USD or EUR", currency);
+	else
+		snprintf(d->currency, sizeof(d->currency), "%s", currency);
+}
+
+/* Assign the deposit one address for every coin the token may receive. */
+static enum cp_result
+deposits_assign_addresses(struct gateway *gw, const struct access_token *t,
+                          const struct deposit *d)
+{
+	struct merchant m;
+	enum cp_result rc = store_merchant_get(gw->store, d->merchant_id, &m);
+
+	for (size_t i = 0; rc == CP_OK && i < money_coin_count(); i++) {
+		const struct money_coin *coin = money_coin_at(i);
+		char address[128];
+
+		if (!orders_coin_allowed(&m, t, coin->code))
+			continue;
+		sandbox_address(coin->code, 'd', d->id, address, sizeof(address));
+		rc = store_address_insert(gw->store, coin->code, address, 0, d->id,
+		                          gateway_now_ms(gw) / 1000);
+	}
+	return rc;
+}
+
+enum cp_result
+deposits_create(struct gateway *gw, const struct access_token *t, const char *client_ip,
+                const struct deposit_input *in, struct deposit *out, bool *existing,
+                struct field_errors *errs)
+{
+	enum cp_result rc;
+	int64_t now = gateway_now_ms(gw);
+
+	memset(out, 0, sizeof(*out));
+	*existing = false;
+	deposits_check_input(in, t, out, errs);
+	if (errs->count > 0)
+		return CP_INVALID;
+	/* NOTE: live deposits need a chain adapter, which only the sandbox has. */
+	if (t->mode != TOKEN_MODE_SANDBOX) {
+		field_errors_add(errs, "access_token", "no chain adapter is configured on this"
+		                 " gateway for live deposits; use a sandbox token");
+		return CP_INVALID;
+	}
+
+	if ((rc = store_begin(gw->store)) != CP_OK)
+		return rc;
+	struct deposit asked = *out;
+	rc = store_deposit_find(gw->store, t->merchant_id, asked.deposit_token, out);
+	if (rc == CP_OK) {
+		*existing = true;
+	} else if (rc == CP_NOT_FOUND) {
+		*out = asked;
+		out->merchant_id = t->merchant_id;
+		out->token_id = t->id;
+		out->mode = t->mode;
+		out->created_at_ms = now;
+		gateway_random_id("dep_", out->token, sizeof(out->token));
+		rc = store_deposit_insert(gw->store, out);
+		if (rc == CP_OK)
+			rc = deposits_assign_addresses(gw, t, out);
+	}
+	if (rc == CP_OK)
+		rc = store_token_touch(gw->store, t->id, now / 1000, client_ip);
+	if (rc != CP_OK) {
+		store_rollback(gw->store);
+		return rc;
+	}
+	if ((rc = store_commit(gw->store)) == CP_OK && !*existing)
+		log_info("deposit created", "deposit_id", log_int(out->id),
+		         "customer_id", log_int(out->merchant_id), NULL);
+	return rc;
+}
+
+enum cp_result
+deposits_confirm_locked(struct gateway *gw, const struct chain_tx *tx)
+{
+	struct deposit d;
+	enum cp_result rc = store_deposit_get(gw->store, tx->deposit_id, &d);
+
+	if (rc != CP_OK)
+		return rc;
+	return events_deposit(gw, &d, "confirmation", tx);
+}

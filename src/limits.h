@@ -1,0 +1,45 @@
+/*
+ * Every size cap and timeout of the gateway, with its unit. Values that an
+ * operator may change are defaults for the matching configuration keys.
+ */
+#ifndef CITYPAY_LIMITS_H
+#define CITYPAY_LIMITS_H
+
+/* HTTP edge */
+#define CP_BODY_MAX              (64 * 1024) /* bytes of one request body */
+#define CP_PARAMS_MAX            64          /* fields in one request body */
+#define CP_PARAM_NAME_MAX        64          /* bytes of one field name */
+#define CP_PARAM_VALUE_MAX       4096        /* bytes of one field value */
+#define CP_JSON_DEPTH_MAX        8           /* nesting of a JSON body */
+#define CP_CONNECTION_TIMEOUT_S  30          /* idle or trickling client */
+#define CP_HTTP_THREADS          4           /* libmicrohttpd thread pool */
+#define CP_FORWARDED_MAX         32          /* addresses read from X-Forwarded-For */
+
+/* Merchant input */
+#define CP_ORDER_TOKEN_MAX       64  /* characters of order_token and deposit_token */
+#define CP_ORDER_ID_MAX          64  /* characters of the merchant's order_id */
+#define CP_DESCRIPTION_MAX       1024
+#define CP_EMAIL_MAX             254
+#define CP_TOKEN_NAME_MAX        100
+#define CP_URL_MAX               2048
+#define CP_WHITELIST_MAX         64  /* entries in one token's IP whitelist */
+#define CP_CALLBACK_URLS_MAX     8   /* callback URLs of one token */
+
+/* Orders */
+#define CP_ORDER_EXPIRY_MIN      60  /* default minutes from creation to expiry */
+
+/* Rate limits (API defaults); over a limit the answer is 429 */
+#define CP_LIMIT_TOKEN_PER_MINUTE   200
+#define CP_LIMIT_TOKEN_PER_HOUR     1000
+#define CP_LIMIT_ORDERS_PER_HOUR    500   /* per merchant */
+#define CP_LIMIT_PUBLIC_PER_MINUTE  200   /* per client address */
+#define CP_LIMIT_PUBLIC_PER_HOUR    10000
+#define CP_LIMIT_AUTH_FAILURES_PER_MINUTE 20 /* per client address */
+
+/* Callback delivery */
+#define CP_CALLBACK_TIMEOUT_MS   10000 /* whole request, connect included */
+#define CP_CALLBACK_RESPONSE_MAX 1024  /* bytes of a merchant's answer kept */
+#define CP_CALLBACK_BATCH        32    /* deliveries claimed per pass */
+#define CP_CALLBACK_RETRY_S      (24 * 3600 + 3600) /* give up after 25 hours */
+
+#endif

@@ -1,0 +1,133 @@
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define LOG_LINE_MAX 4096
+
+static enum log_level log_min_level = LOG_INFO;
+static _Thread_local char log_request_id[64];
+
+static const char *const log_level_names[] = { "debug", "info", "warn", "error" };
+
+void
+log_set_level(enum log_level level)
+{
+	log_min_level = level;
+}
+
+int
+log_level_parse(const char *text, enum log_level *level)
+{
+	for (int i = 0; i <= LOG_ERROR; i++) {
+		if (strcmp(text, log_level_names[i]) == 0) {
+			*level = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void
+log_set_request_id(const char *request_id)
+{
+	snprintf(log_request_id, sizeof(log_request_id), "%s",
+	         request_id ? request_id : "");
+}
+
+const char *
+log_format_int(char *buf, int64_t value)
+{
+	snprintf(buf, 24, "%lld", (long long)value);
+	return buf;
+}
+
+static bool
+log_needs_quotes(const char *value)
+{
+	if (*value == '\0')
+		return true;
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+		if (*p <= ' ' || *p == '=' || *p == '"' || *p == '\\' || *p >= 0x7f)
+			return true;
+	}
+	return false;
+}
+
+/* Append one value, escaping quotes, backslashes and control bytes. */
+static size_t
+log_append_value(char *line, size_t pos, size_t cap, const char *value)
+{
+	bool quote = log_needs_quotes(value);
+	size_t used = 0;
+
+	if (quote && pos < cap)
+		line[pos++] = '"';
+	for (const unsigned char *p = (const unsigned char *)value;
+	     *p && used < LOG_VALUE_MAX && pos + 5 < cap; p++, used++) {
+		if (*p == '"' || *p == '\\') {
+			line[pos++] = '\\';
+			line[pos++] = (char)*p;
+		} else if (*p < ' ' || *p == 0x7f) {
+			pos += (size_t)snprintf(line + pos, cap - pos, "\\x%02x", *p);
+		} else {
+			line[pos++] = (char)*p;
+		}
+	}
+	if (used == LOG_VALUE_MAX && pos + 4 < cap) {
+		memcpy(line + pos, "...", 3);
+		pos += 3;
+	}
+	if (quote && pos < cap)
+		line[pos++] = '"';
+	return pos;
+}
+
+static size_t
+log_append_pair(char *line, size_t pos, size_t cap, const char *key, const char *value)
+{
+	int n = snprintf(line + pos, cap - pos, " %s=", key);
+
+	if (n < 0 || (size_t)n >= cap - pos)
+		return pos;
+	return log_append_value(line, pos + (size_t)n, cap, value ? value : "");
+}
+
+void
+log_write(enum log_level level, const char *msg, ...)
+{
+	char line[LOG_LINE_MAX];
+	struct timespec now;
+	struct tm tm;
+	size_t pos;
+	va_list ap;
+
+	if (level < log_min_level)
+		return;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	pos = strftime(line, sizeof(line), "ts=%Y-%m-%dT%H:%M:%S", &tm);
+	pos += (size_t)snprintf(line + pos, sizeof(line) - pos, ".%03ldZ level=%s",
+	                        now.tv_nsec / 1000000, log_level_names[level]);
+	pos = log_append_pair(line, pos, sizeof(line) - 2, "msg", msg);
+	if (log_request_id[0] != '\0')
+		pos = log_append_pair(line, pos, sizeof(line) - 2, "request_id", log_request_id);
+
+	va_start(ap, msg);
+	for (;;) {
+		const char *key = va_arg(ap, const char *);
+		if (key == NULL)
+			break;
+		pos = log_append_pair(line, pos, sizeof(line) - 2, key, va_arg(ap, const char *));
+	}
+	va_end(ap);
+
+	line[pos++] = '\n';
+	/* One write per line keeps lines whole when threads log at once. */
+	fwrite(line, 1, pos, stderr);
+	fflush(stderr);
+}

@@ -1,0 +1,64 @@
+/*
+ * The order status machine: which status an order has, given what was
+ * received and when. Pure functions without I/O, so every rule is a unit
+ * test.
+ */
+#ifndef CITYPAY_ORDER_STATE_H
+#define CITYPAY_ORDER_STATE_H
+
+#include <stdbool.h>
+
+#include "money.h"
+
+enum order_status {
+	ORDER_IN_PROGRESS = 0,
+	ORDER_PAID_UNCONFIRMED,
+	ORDER_CONFIRMED,
+	ORDER_UNDERPAID,
+	ORDER_OVERPAID,
+	ORDER_EXPIRED,
+	ORDER_CANCELED,
+};
+
+/* Wire code of a status, "IN_PROGRESS"; never NULL for a valid status. */
+const char *order_status_code(enum order_status status);
+
+/* Human label of a status, "In progress"; NULL for an invalid status. */
+const char *order_status_label(enum order_status status);
+
+/* Parse a wire code; 0 on success, -1 when unknown. */
+int order_status_parse(const char *code, enum order_status *status);
+
+/*
+ * True for statuses that no later payment or expiry changes, and for
+ * invalid values so that order_status_next() leaves them alone.
+ */
+bool order_status_is_final(enum order_status status);
+
+/* What is known about an order at one moment. */
+struct order_facts {
+	money_t expected;            /* crypto amount quoted, base units; 0 before a coin is chosen */
+	money_t received;            /* sum of all transactions seen, base units */
+	money_t received_confirmed;  /* sum of transactions with enough confirmations */
+	int tolerance_under_pct;     /* 0..99: a payment this much short still counts */
+	int tolerance_over_pct;      /* 0..99: excess up to this much is not OVERPAID */
+	bool expired;                /* now >= expires_at */
+};
+
+/*
+ * Compute the status that follows `current` given `facts`. A final status
+ * stays as it is. A payment within tolerance is PAID_UNCONFIRMED until the
+ * confirmed part also reaches it, then CONFIRMED, or OVERPAID when above the
+ * upper tolerance. An expired order becomes UNDERPAID when something was
+ * received and EXPIRED when nothing was; PAID_UNCONFIRMED does not expire.
+ */
+enum order_status order_status_next(enum order_status current,
+                                    const struct order_facts *facts);
+
+/* True when received meets the expected amount within the lower tolerance. */
+bool order_amount_is_paid(money_t expected, money_t received, int tolerance_under_pct);
+
+/* True when received exceeds the expected amount beyond the upper tolerance. */
+bool order_amount_is_overpaid(money_t expected, money_t received, int tolerance_over_pct);
+
+#endif

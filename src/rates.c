@@ -1,0 +1,154 @@
+/*
+ * The static sample rate table and integer conversions between fiat and coin
+ * amounts. Every step is exact integer arithmetic with overflow checks.
+ */
+#include "rates.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+/*
+ * Largest coin scale the conversions accept: 10^(RATES_SCALE + 30) is 10^38,
+ * the largest power of ten money_pow10() returns.
+ */
+#define COIN_SCALE_MAX 30
+
+/* 2025-01-01T00:00:00Z, the date the sample prices were chosen for. */
+#define SAMPLE_UPDATED_AT 1735689600
+
+/* A price in whole fiat units and hundredths, scaled to RATES_SCALE. */
+#define PRICE(whole, hundredths) \
+	(((money_t)(whole) * 100 + (hundredths)) * 1000000)
+
+struct sample_rate {
+	const char *coin;
+	const char *fiat;
+	money_t value;
+};
+
+/* Round sample prices for the sandbox, not market data. */
+static const struct sample_rate sample_rates[] = {
+	{ "BTC", "USD", PRICE(60000, 0) },
+	{ "BTC", "EUR", PRICE(55000, 0) },
+	{ "BTC", "GBP", PRICE(47000, 0) },
+	{ "BTC", "RUB", PRICE(5500000, 0) },
+	{ "ETH", "USD", PRICE(3000, 0) },
+	{ "ETH", "EUR", PRICE(2750, 0) },
+	{ "ETH", "GBP", PRICE(2350, 0) },
+	{ "ETH", "RUB", PRICE(275000, 0) },
+	{ "USDT-ERC20", "USD", PRICE(1, 0) },
+	{ "USDT-ERC20", "EUR", PRICE(0, 92) },
+	{ "USDT-ERC20", "GBP", PRICE(0, 79) },
+	{ "USDT-ERC20", "RUB", PRICE(92, 0) },
+	{ "LTC", "USD", PRICE(80, 0) },
+	{ "LTC", "EUR", PRICE(74, 0) },
+	{ "LTC", "GBP", PRICE(63, 0) },
+	{ "LTC", "RUB", PRICE(7400, 0) },
+};
+
+#define SAMPLE_COUNT (sizeof(sample_rates) / sizeof(sample_rates[0]))
+
+static void fill_rate(const struct sample_rate *row, struct rate *out)
+{
+	out->coin = row->coin;
+	out->fiat = row->fiat;
+	out->value = row->value;
+	out->updated_at = SAMPLE_UPDATED_AT;
+	out->source = "sample";
+}
+
+int rates_find(const char *coin, const char *fiat, struct rate *out)
+{
+	if (coin == NULL || fiat == NULL || out == NULL)
+		return -1;
+	for (size_t i = 0; i < SAMPLE_COUNT; i++) {
+		if (strcmp(sample_rates[i].coin, coin) == 0 &&
+		    strcmp(sample_rates[i].fiat, fiat) == 0) {
+			fill_rate(&sample_rates[i], out);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+size_t rates_count(void)
+{
+	return SAMPLE_COUNT;
+}
+
+int rates_at(size_t index, struct rate *out)
+{
+	if (index >= SAMPLE_COUNT || out == NULL)
+		return -1;
+	fill_rate(&sample_rates[index], out);
+	return 0;
+}
+
+/*
+ * Both conversions need a non-negative amount, a positive rate, fiat_scale
+ * at most RATES_SCALE and coin_scale at most COIN_SCALE_MAX.
+ */
+static bool arguments_valid(money_t amount, int fiat_scale, money_t rate_value,
+			    int coin_scale)
+{
+	return amount >= 0 && rate_value > 0 &&
+	       fiat_scale >= 0 && fiat_scale <= RATES_SCALE &&
+	       coin_scale >= 0 && coin_scale <= COIN_SCALE_MAX;
+}
+
+/*
+ * coin_units = fiat_units * 10^(RATES_SCALE + coin_scale)
+ *              / (rate_value * 10^fiat_scale), rounded up.
+ * The powers of ten are combined first so no factor is larger than needed.
+ */
+int rates_quote(money_t fiat_units, int fiat_scale, money_t rate_value,
+		int coin_scale, money_t *coin_units)
+{
+	money_t numerator;
+	money_t quotient;
+
+	if (coin_units == NULL ||
+	    !arguments_valid(fiat_units, fiat_scale, rate_value, coin_scale))
+		return -1;
+
+	if (__builtin_mul_overflow(fiat_units,
+				   money_pow10(RATES_SCALE + coin_scale - fiat_scale),
+				   &numerator))
+		return -1;
+
+	quotient = numerator / rate_value;
+	if (numerator % rate_value != 0)
+		quotient++;
+	*coin_units = quotient;
+	return 0;
+}
+
+/*
+ * fiat_units = coin_units * rate_value / 10^(coin_scale + RATES_SCALE
+ *              - fiat_scale), rounded down.
+ * coin_units is split into whole coins and a remainder first, because the
+ * product of a large wei amount and a rate overflows 127 bits long before
+ * the result does. Nested floor divisions give the same result as one.
+ */
+int rates_to_fiat(money_t coin_units, int coin_scale, money_t rate_value,
+		  int fiat_scale, money_t *fiat_units)
+{
+	money_t coin_unit = money_pow10(coin_scale);
+	money_t whole_value;
+	money_t remainder_value;
+	money_t total;
+
+	if (fiat_units == NULL ||
+	    !arguments_valid(coin_units, fiat_scale, rate_value, coin_scale))
+		return -1;
+
+	if (__builtin_mul_overflow(coin_units / coin_unit, rate_value, &whole_value))
+		return -1;
+	if (__builtin_mul_overflow(coin_units % coin_unit, rate_value, &remainder_value))
+		return -1;
+	if (__builtin_add_overflow(whole_value, remainder_value / coin_unit, &total))
+		return -1;
+
+	*fiat_units = total / money_pow10(RATES_SCALE - fiat_scale);
+	return 0;
+}

@@ -1,0 +1,219 @@
+/*
+ * The store: merchants, access tokens, orders, deposits, addresses,
+ * transactions and callback events in SQLite (WAL, synchronous=FULL).
+ *
+ * A `struct store` is one database connection guarded by a mutex, so
+ * threads may share it. Every call other than store_open() and
+ * store_close() must be made between store_begin() and store_commit() or
+ * store_rollback(), which hold the mutex: a state change and the callback
+ * events it causes are then written in one transaction.
+ */
+#ifndef CITYPAY_STORE_H
+#define CITYPAY_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ipaddr.h"
+#include "limits.h"
+#include "money.h"
+#include "order_state.h"
+#include "result.h"
+#include "token.h"
+
+struct store;
+
+struct merchant {
+	int64_t id;                     /* the wire format's customer_id */
+	char company[201];
+	char email[CP_EMAIL_MAX + 1];
+	char default_currency[4];
+	char enabled_coins[256];        /* comma-separated coin codes */
+	int tolerance_under_pct;
+	int tolerance_over_pct;
+	int order_expiry_minutes;
+	bool auto_exchange;
+	int64_t created_at;
+};
+
+struct access_token {
+	int64_t id;
+	int64_t merchant_id;
+	char name[CP_TOKEN_NAME_MAX + 1];
+	char type[24];                  /* "crypto", a coin code or "binance_pay" */
+	char currency[4];
+	char ip_whitelist[CP_WHITELIST_MAX * IPADDR_TEXT_MAX]; /* one range per line */
+	char callback_urls[CP_CALLBACK_URLS_MAX * (CP_URL_MAX + 1)]; /* one URL per line */
+	char success_url[CP_URL_MAX + 1];
+	char cancel_url[CP_URL_MAX + 1];
+	int64_t expires_at;
+	enum token_mode mode;
+	uint8_t digest[TOKEN_DIGEST_BYTES];
+	char last_chars[TOKEN_LAST_CHARS + 1];
+	char signing_secret_sealed[160];
+	int64_t created_at;
+	int64_t revoked_at;             /* 0 while active */
+	int64_t last_used_at;           /* 0 when never used */
+	char last_used_ip[IPADDR_TEXT_MAX];
+};
+
+struct order {
+	int64_t id;
+	int64_t merchant_id;
+	int64_t token_id;
+	char token[CP_ORDER_TOKEN_MAX + 1];
+	char client_order_id[CP_ORDER_ID_MAX + 1];
+	enum token_mode mode;
+	money_t amount_fiat;            /* minor units of currency */
+	char currency[4];
+	char email[CP_EMAIL_MAX + 1];
+	char description[CP_DESCRIPTION_MAX + 1];
+	char lang[16];
+	enum order_status status;
+	char coin[24];                  /* empty until the buyer chooses */
+	char address[128];
+	money_t amount_crypto;          /* base units; 0 until a coin is chosen */
+	char exchange_rate[MONEY_TEXT_MAX];
+	int tolerance_under_pct;
+	int tolerance_over_pct;
+	int64_t created_at_ms;
+	int64_t expires_at_ms;
+	int64_t updated_at_ms;
+};
+
+struct deposit {
+	int64_t id;
+	int64_t merchant_id;
+	int64_t token_id;
+	char token[40];                 /* public token, generated */
+	char deposit_token[CP_ORDER_TOKEN_MAX + 1];
+	char client_deposit_id[CP_ORDER_ID_MAX + 1];
+	enum token_mode mode;
+	char currency[4];
+	int64_t created_at_ms;
+};
+
+struct chain_tx {
+	int64_t id;
+	char coin[24];
+	char hash[80];
+	char address[128];
+	int64_t order_id;               /* 0 when the transaction pays a deposit */
+	int64_t deposit_id;             /* 0 when the transaction pays an order */
+	money_t amount;                 /* base units */
+	money_t amount_fiat;            /* minor units at exchange_rate */
+	char exchange_rate[MONEY_TEXT_MAX];
+	int64_t block_height;           /* 0 while unmined */
+	int confirmations;
+	bool confirmed;                 /* reached the coin's required confirmations */
+	int64_t created_at_ms;
+};
+
+/* One callback event to be written with its deliveries. */
+struct callback_event {
+	char event_id[40];
+	int64_t token_id;
+	int64_t order_id;               /* 0 for a deposit event */
+	int64_t deposit_id;             /* 0 for an order event */
+	int64_t sequence;
+	const char *action;
+	const char *body;               /* the exact bytes every attempt sends */
+	const char *urls;               /* one callback URL per line */
+	int64_t created_at;
+};
+
+/*
+ * Open or create the database at path, set WAL and synchronous=FULL, and
+ * apply pending migrations. Returns NULL with a reason in err on failure.
+ */
+struct store *store_open(const char *path, char *err, size_t errlen);
+void store_close(struct store *st);
+
+/* The connection's schema version after migrations. */
+int store_schema_version(struct store *st);
+
+/* Take the mutex and BEGIN IMMEDIATE (write) or BEGIN (read only). */
+enum cp_result store_begin(struct store *st);
+enum cp_result store_begin_read(struct store *st);
+/* COMMIT, or ROLLBACK; both release the mutex. */
+enum cp_result store_commit(struct store *st);
+void store_rollback(struct store *st);
+
+/* Merchants */
+enum cp_result store_merchant_insert(struct store *st, struct merchant *m);
+enum cp_result store_merchant_get(struct store *st, int64_t id, struct merchant *m);
+typedef void (*store_merchant_fn)(const struct merchant *m, void *arg);
+enum cp_result store_merchant_list(struct store *st, store_merchant_fn fn, void *arg);
+
+/* Access tokens */
+enum cp_result store_token_insert(struct store *st, struct access_token *t);
+enum cp_result store_token_get(struct store *st, int64_t id, struct access_token *t);
+enum cp_result store_token_find_digest(struct store *st,
+                                       const uint8_t digest[TOKEN_DIGEST_BYTES],
+                                       struct access_token *t);
+typedef void (*store_token_fn)(const struct access_token *t, void *arg);
+enum cp_result store_token_list(struct store *st, int64_t merchant_id,
+                                store_token_fn fn, void *arg);
+/* Revoke the merchant's active token of that name; CP_NOT_FOUND if none. */
+enum cp_result store_token_revoke(struct store *st, int64_t merchant_id,
+                                  const char *name, int64_t now);
+enum cp_result store_token_touch(struct store *st, int64_t id, int64_t now,
+                                 const char *ip);
+
+/* Orders */
+enum cp_result store_order_insert(struct store *st, struct order *o);
+enum cp_result store_order_get(struct store *st, int64_t id, struct order *o);
+enum cp_result store_order_find_token(struct store *st, const char *token, struct order *o);
+/*
+ * Write every mutable column of o, but only while the stored status is
+ * still `expected`: CP_CONFLICT when another writer changed it first.
+ */
+enum cp_result store_order_update(struct store *st, const struct order *o,
+                                  enum order_status expected);
+typedef void (*store_order_fn)(const struct order *o, void *arg);
+/* Orders of one merchant, or of all when merchant_id is 0, newest first. */
+enum cp_result store_order_list(struct store *st, int64_t merchant_id,
+                                int64_t limit, int64_t offset,
+                                store_order_fn fn, void *arg);
+enum cp_result store_order_count(struct store *st, int64_t merchant_id, int64_t *count);
+/* Ids of unpaid orders whose expiry is at or before now_ms, at most max. */
+enum cp_result store_order_due_expiry(struct store *st, int64_t now_ms,
+                                      int64_t *ids, int max, int *n);
+/* Increment and return the order's or deposit's callback event sequence. */
+enum cp_result store_order_next_sequence(struct store *st, int64_t order_id, int64_t *seq);
+enum cp_result store_deposit_next_sequence(struct store *st, int64_t deposit_id, int64_t *seq);
+
+/* Deposits */
+enum cp_result store_deposit_insert(struct store *st, struct deposit *d);
+enum cp_result store_deposit_get(struct store *st, int64_t id, struct deposit *d);
+enum cp_result store_deposit_find(struct store *st, int64_t merchant_id,
+                                  const char *deposit_token, struct deposit *d);
+enum cp_result store_deposit_find_token(struct store *st, const char *token,
+                                        struct deposit *d);
+
+/* Addresses: at most one per (order or deposit, coin). */
+enum cp_result store_address_insert(struct store *st, const char *coin,
+                                    const char *address, int64_t order_id,
+                                    int64_t deposit_id, int64_t now);
+enum cp_result store_address_find_owner(struct store *st, const char *coin,
+                                        int64_t order_id, int64_t deposit_id,
+                                        char *address, size_t len);
+
+/* Transactions */
+enum cp_result store_tx_insert(struct store *st, struct chain_tx *tx);
+enum cp_result store_tx_update(struct store *st, const struct chain_tx *tx);
+typedef void (*store_tx_fn)(const struct chain_tx *tx, void *arg);
+/* Transactions of an order (order_id) or deposit (deposit_id), oldest first. */
+enum cp_result store_tx_list(struct store *st, int64_t order_id, int64_t deposit_id,
+                             store_tx_fn fn, void *arg);
+/* Transactions not yet at their required confirmations, oldest first. */
+enum cp_result store_tx_list_unconfirmed(struct store *st, store_tx_fn fn, void *arg);
+
+/* Sandbox chain height */
+enum cp_result store_chain_height(struct store *st, const char *chain, int64_t *height);
+enum cp_result store_chain_set_height(struct store *st, const char *chain, int64_t height);
+
+/* Callback outbox: insert an event and one pending delivery per URL. */
+enum cp_result store_event_insert(struct store *st, const struct callback_event *ev);
+
+#endif

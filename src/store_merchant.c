@@ -1,0 +1,194 @@
+/*
+ * Store: merchants and access tokens.
+ */
+#include <string.h>
+
+#include "store_internal.h"
+
+#define MERCHANT_COLUMNS \
+	"id, company, email, default_currency, enabled_coins, tolerance_under_pct," \
+	" tolerance_over_pct, order_expiry_minutes, auto_exchange, created_at"
+
+static void
+merchant_from_row(sqlite3_stmt *stmt, struct merchant *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->id = sqlite3_column_int64(stmt, 0);
+	store_col_text(stmt, 1, m->company, sizeof(m->company));
+	store_col_text(stmt, 2, m->email, sizeof(m->email));
+	store_col_text(stmt, 3, m->default_currency, sizeof(m->default_currency));
+	store_col_text(stmt, 4, m->enabled_coins, sizeof(m->enabled_coins));
+	m->tolerance_under_pct = sqlite3_column_int(stmt, 5);
+	m->tolerance_over_pct = sqlite3_column_int(stmt, 6);
+	m->order_expiry_minutes = sqlite3_column_int(stmt, 7);
+	m->auto_exchange = sqlite3_column_int(stmt, 8) != 0;
+	m->created_at = sqlite3_column_int64(stmt, 9);
+}
+
+enum cp_result
+store_merchant_insert(struct store *st, struct merchant *m)
+{
+	static const char sql[] =
+		"INSERT INTO merchants(company, email, default_currency, enabled_coins,"
+		" tolerance_under_pct, tolerance_over_pct, order_expiry_minutes,"
+		" auto_exchange, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+	enum cp_result rc = store_exec_stmt(st, store_stmt(st, sql, "ttttiiiii",
+		m->company, m->email, m->default_currency, m->enabled_coins,
+		(int64_t)m->tolerance_under_pct, (int64_t)m->tolerance_over_pct,
+		(int64_t)m->order_expiry_minutes, (int64_t)m->auto_exchange,
+		m->created_at));
+
+	if (rc == CP_OK)
+		m->id = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+enum cp_result
+store_merchant_get(struct store *st, int64_t id, struct merchant *m)
+{
+	static const char sql[] = "SELECT " MERCHANT_COLUMNS " FROM merchants WHERE id = ?";
+	sqlite3_stmt *stmt = store_stmt(st, sql, "i", id);
+	enum cp_result rc = store_step_row(st, stmt);
+
+	if (rc == CP_OK) {
+		merchant_from_row(stmt, m);
+		sqlite3_reset(stmt);
+	}
+	return rc;
+}
+
+enum cp_result
+store_merchant_list(struct store *st, store_merchant_fn fn, void *arg)
+{
+	static const char sql[] = "SELECT " MERCHANT_COLUMNS " FROM merchants ORDER BY id";
+	sqlite3_stmt *stmt = store_stmt(st, sql, "");
+	struct merchant m;
+	enum cp_result rc;
+
+	while ((rc = store_step_row(st, stmt)) == CP_OK) {
+		merchant_from_row(stmt, &m);
+		fn(&m, arg);
+	}
+	return rc == CP_NOT_FOUND ? CP_OK : rc;
+}
+
+#define TOKEN_COLUMNS \
+	"id, merchant_id, name, type, currency, ip_whitelist, callback_urls," \
+	" success_url, cancel_url, expires_at, mode, digest, last_chars," \
+	" signing_secret_sealed, created_at, revoked_at, last_used_at, last_used_ip"
+
+static void
+token_from_row(sqlite3_stmt *stmt, struct access_token *t)
+{
+	char mode[16];
+	const void *digest;
+
+	memset(t, 0, sizeof(*t));
+	t->id = sqlite3_column_int64(stmt, 0);
+	t->merchant_id = sqlite3_column_int64(stmt, 1);
+	store_col_text(stmt, 2, t->name, sizeof(t->name));
+	store_col_text(stmt, 3, t->type, sizeof(t->type));
+	store_col_text(stmt, 4, t->currency, sizeof(t->currency));
+	store_col_text(stmt, 5, t->ip_whitelist, sizeof(t->ip_whitelist));
+	store_col_text(stmt, 6, t->callback_urls, sizeof(t->callback_urls));
+	store_col_text(stmt, 7, t->success_url, sizeof(t->success_url));
+	store_col_text(stmt, 8, t->cancel_url, sizeof(t->cancel_url));
+	t->expires_at = sqlite3_column_int64(stmt, 9);
+	store_col_text(stmt, 10, mode, sizeof(mode));
+	t->mode = strcmp(mode, "sandbox") == 0 ? TOKEN_MODE_SANDBOX : TOKEN_MODE_LIVE;
+	digest = sqlite3_column_blob(stmt, 11);
+	if (digest != NULL && sqlite3_column_bytes(stmt, 11) == TOKEN_DIGEST_BYTES)
+		memcpy(t->digest, digest, TOKEN_DIGEST_BYTES);
+	store_col_text(stmt, 12, t->last_chars, sizeof(t->last_chars));
+	store_col_text(stmt, 13, t->signing_secret_sealed, sizeof(t->signing_secret_sealed));
+	t->created_at = sqlite3_column_int64(stmt, 14);
+	t->revoked_at = sqlite3_column_int64(stmt, 15);
+	t->last_used_at = sqlite3_column_int64(stmt, 16);
+	store_col_text(stmt, 17, t->last_used_ip, sizeof(t->last_used_ip));
+}
+
+enum cp_result
+store_token_insert(struct store *st, struct access_token *t)
+{
+	static const char sql[] =
+		"INSERT INTO access_tokens(merchant_id, name, type, currency, ip_whitelist,"
+		" callback_urls, success_url, cancel_url, expires_at, mode, digest,"
+		" last_chars, signing_secret_sealed, created_at)"
+		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+	enum cp_result rc = store_exec_stmt(st, store_stmt(st, sql, "ittttttttitbtti",
+		t->merchant_id, t->name, t->type, t->currency, t->ip_whitelist,
+		t->callback_urls, t->success_url, t->cancel_url, t->expires_at,
+		token_mode_name(t->mode), (const void *)t->digest, (size_t)TOKEN_DIGEST_BYTES,
+		t->last_chars, t->signing_secret_sealed, t->created_at));
+
+	if (rc == CP_OK)
+		t->id = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+static enum cp_result
+store_token_one(struct store *st, sqlite3_stmt *stmt, struct access_token *t)
+{
+	enum cp_result rc = store_step_row(st, stmt);
+
+	if (rc == CP_OK) {
+		token_from_row(stmt, t);
+		sqlite3_reset(stmt);
+	}
+	return rc;
+}
+
+enum cp_result
+store_token_get(struct store *st, int64_t id, struct access_token *t)
+{
+	static const char sql[] = "SELECT " TOKEN_COLUMNS " FROM access_tokens WHERE id = ?";
+
+	return store_token_one(st, store_stmt(st, sql, "i", id), t);
+}
+
+enum cp_result
+store_token_find_digest(struct store *st, const uint8_t digest[TOKEN_DIGEST_BYTES],
+                        struct access_token *t)
+{
+	static const char sql[] = "SELECT " TOKEN_COLUMNS " FROM access_tokens WHERE digest = ?";
+
+	return store_token_one(st, store_stmt(st, sql, "b",
+	                       (const void *)digest, (size_t)TOKEN_DIGEST_BYTES), t);
+}
+
+enum cp_result
+store_token_list(struct store *st, int64_t merchant_id, store_token_fn fn, void *arg)
+{
+	static const char sql[] = "SELECT " TOKEN_COLUMNS " FROM access_tokens"
+		" WHERE merchant_id = ? ORDER BY id";
+	sqlite3_stmt *stmt = store_stmt(st, sql, "i", merchant_id);
+	struct access_token t;
+	enum cp_result rc;
+
+	while ((rc = store_step_row(st, stmt)) == CP_OK) {
+		token_from_row(stmt, &t);
+		fn(&t, arg);
+	}
+	return rc == CP_NOT_FOUND ? CP_OK : rc;
+}
+
+enum cp_result
+store_token_revoke(struct store *st, int64_t merchant_id, const char *name, int64_t now)
+{
+	static const char sql[] = "UPDATE access_tokens SET revoked_at = ?"
+		" WHERE merchant_id = ? AND name = ? AND revoked_at IS NULL";
+	enum cp_result rc = store_exec_stmt(st, store_stmt(st, sql, "iit", now, merchant_id, name));
+
+	if (rc == CP_OK && sqlite3_changes(st->db) == 0)
+		return CP_NOT_FOUND;
+	return rc;
+}
+
+enum cp_result
+store_token_touch(struct store *st, int64_t id, int64_t now, const char *ip)
+{
+	static const char sql[] = "UPDATE access_tokens SET last_used_at = ?, last_used_ip = ?"
+		" WHERE id = ?";
+
+	return store_exec_stmt(st, store_stmt(st, sql, "iti", now, ip, id));
+}

@@ -1,0 +1,40 @@
+/*
+ * Creating access tokens: validate every field, generate the token and its
+ * signing secret, and store only the digest and the sealed secret.
+ */
+#ifndef CITYPAY_TOKENS_H
+#define CITYPAY_TOKENS_H
+
+#include "gateway.h"
+#include "validate.h"
+
+struct token_request {
+	int64_t merchant_id;
+	const char *name;
+	const char *type;          /* "crypto", a coin code or "binance_pay" */
+	const char *currency;      /* ISO 4217; NULL or "" uses the merchant's default */
+	const char *ips[CP_WHITELIST_MAX];
+	size_t ip_count;
+	const char *callbacks[CP_CALLBACK_URLS_MAX];
+	size_t callback_count;
+	const char *success_url;   /* optional */
+	const char *cancel_url;    /* optional */
+	const char *expires_at;    /* Unix seconds as text */
+	const char *mode;          /* "live" or "sandbox"; NULL means live */
+};
+
+/*
+ * Validate and create a token. On CP_OK fills *out, token_text
+ * (TOKEN_TEXT_MAX bytes) and secret (SIGNING_SECRET_TEXT_MAX bytes), which
+ * the caller shows once and then wipes. CP_INVALID fills errs; CP_NOT_FOUND
+ * means the merchant does not exist; CP_EXISTS means the name is taken.
+ * Opens and commits its own transaction.
+ */
+enum cp_result tokens_create(struct gateway *gw, const struct token_request *req,
+                             struct access_token *out, char *token_text,
+                             char *secret, struct field_errors *errs);
+
+/* True when type is "crypto", "binance_pay" or a known coin code. */
+bool tokens_type_is_valid(const char *type);
+
+#endif
