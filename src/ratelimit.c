@@ -92,3 +92,22 @@ ratelimit_hit(struct ratelimit *rl, const char *key, int64_t now_s, int window_s
 		*retry_after_s = start + window_s - now_s;
 	return allowed;
 }
+
+int64_t
+ratelimit_peek(struct ratelimit *rl, const char *key, int64_t now_s, int window_s)
+{
+	int64_t start = now_s - now_s % window_s;
+	int64_t count = 0;
+
+	pthread_mutex_lock(&rl->lock);
+	for (int i = 0; i < RATELIMIT_PROBES; i++) {
+		struct ratelimit_slot *s = &rl->slots[(ratelimit_hash(key) + (uint32_t)i) % RATELIMIT_SLOTS];
+
+		if (strcmp(s->key, key) == 0) {
+			count = s->window_start == start ? s->count : 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&rl->lock);
+	return count;
+}

@@ -25,4 +25,7 @@ void ratelimit_free(struct ratelimit *rl);
 bool ratelimit_hit(struct ratelimit *rl, const char *key, int64_t now_s,
                    int window_s, int64_t limit, int64_t *retry_after_s);
 
+/* The count of key in the current window, without counting a hit. */
+int64_t ratelimit_peek(struct ratelimit *rl, const char *key, int64_t now_s, int window_s);
+
 #endif

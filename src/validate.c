@@ -145,3 +145,20 @@ validate_text(const char *text, size_t max)
 	}
 	return true;
 }
+
+bool
+validate_multiline_text(const char *text, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	const unsigned char *end = p + len;
+
+	while (p < end) {
+		size_t n = utf8_sequence(p);
+		if (n == 0 || p + n > end || *p == 0x7f)
+			return false;
+		if (*p < 0x20 && *p != '\t' && *p != '\r' && *p != '\n')
+			return false;
+		p += n;
+	}
+	return true;
+}

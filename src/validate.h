@@ -46,4 +46,10 @@ bool validate_public_token(const char *text, size_t max);
 /* True when every byte is printable UTF-8 text without control characters. */
 bool validate_text(const char *text, size_t max);
 
+/*
+ * True when len bytes are valid UTF-8 without NUL or control characters
+ * other than tab, CR and LF: the check every request field passes.
+ */
+bool validate_multiline_text(const char *text, size_t len);
+
 #endif

@@ -1,0 +1,97 @@
+/*
+ * The HTTP edge on libmicrohttpd: listening, request bodies with a size
+ * cap, client addresses behind trusted proxies, request ids, response
+ * envelopes and one access-log line per request. Routes live in api.c.
+ */
+#ifndef CITYPAY_HTTP_H
+#define CITYPAY_HTTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+#include <microhttpd.h>
+
+#include "gateway.h"
+#include "ipaddr.h"
+#include "params.h"
+#include "validate.h"
+
+#define HTTP_REQUEST_ID_MAX 32
+
+/* One request, from its first byte to the access-log line. */
+struct http_request {
+	struct gateway *gw;
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *path;
+	char id[HTTP_REQUEST_ID_MAX];
+	struct ipaddr peer;
+	struct ipaddr client;
+	char client_text[IPADDR_TEXT_MAX];
+	char *body;
+	size_t body_len;
+	bool body_too_large;
+	bool responded;
+	int status;
+	int64_t retry_after_s;      /* sent as Retry-After when nonzero */
+	int64_t started_us;
+	struct params params;
+};
+
+struct http_server;
+
+/*
+ * Start listening on cfg->listen ("127.0.0.1:8080", "[::1]:8080"; port 0
+ * picks a free port) with a thread pool. Returns NULL with a reason in err.
+ */
+struct http_server *http_start(struct gateway *gw, char *err, size_t errlen);
+
+/* The port actually bound. */
+uint16_t http_port(const struct http_server *srv);
+
+void http_stop(struct http_server *srv);
+
+/*
+ * Parse the request body into r->params according to its Content-Type.
+ * Returns 0, or sends the error answer (400, 415 or 422) and returns -1.
+ */
+int http_parse_body(struct http_request *r);
+
+/* Value of a request header, or NULL. */
+const char *http_header(struct http_request *r, const char *name);
+
+/* Value of a query-string argument, or NULL. */
+const char *http_query(struct http_request *r, const char *name);
+
+/* Send a JSON object (ownership passes to the call) with the given status. */
+int http_send_json(struct http_request *r, int status, json_object *obj);
+
+/*
+ * Send the success envelope: success, status 1, status_code, and the
+ * payload under both data and message. extra_header may be NULL.
+ */
+int http_send_success(struct http_request *r, int status, json_object *data,
+                      const char *extra_header, const char *extra_value);
+
+/* Send the error envelope with one message for the field (or "error"). */
+int http_send_error(struct http_request *r, int status, const char *reason,
+                    const char *field, const char *message);
+
+/* Send the error envelope naming every field in errs (422). */
+int http_send_field_errors(struct http_request *r, const struct field_errors *errs);
+
+/* Send an HTML page (ownership of html passes to the call). */
+int http_send_html(struct http_request *r, int status, char *html, size_t len);
+
+/* Send a static asset from constant memory with its content type. */
+int http_send_static(struct http_request *r, const char *data, size_t len,
+                     const char *content_type);
+
+/* Send 303 See Other to a local path. */
+int http_send_redirect(struct http_request *r, const char *location);
+
+/* Route a request once its body is complete; implemented in api.c. */
+int api_dispatch(struct http_request *r);
+
+#endif

@@ -1,0 +1,193 @@
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "params.h"
+#include "validate.h"
+
+static struct param *
+params_find(struct params *p, const char *name)
+{
+	for (int i = 0; i < p->count; i++) {
+		if (strcmp(p->items[i].name, name) == 0)
+			return &p->items[i];
+	}
+	return NULL;
+}
+
+int
+params_set(struct params *p, const char *name, const char *value, size_t len, bool append)
+{
+	struct param *item;
+	size_t old = 0;
+	char *grown;
+
+	if (strlen(name) > CP_PARAM_NAME_MAX) {
+		snprintf(p->error, sizeof(p->error), "a field name is longer than %d bytes",
+		         CP_PARAM_NAME_MAX);
+		return -1;
+	}
+	item = params_find(p, name);
+	if (item == NULL) {
+		if (p->count == CP_PARAMS_MAX) {
+			snprintf(p->error, sizeof(p->error), "the body has more than %d fields",
+			         CP_PARAMS_MAX);
+			return -1;
+		}
+		item = &p->items[p->count++];
+		memset(item, 0, sizeof(*item));
+		item->name = strdup(name);
+	} else if (append) {
+		old = item->value_len;
+	}
+	if (old + len > CP_PARAM_VALUE_MAX) {
+		snprintf(p->error, sizeof(p->error), "field %.64s is longer than %d bytes",
+		         name, CP_PARAM_VALUE_MAX);
+		snprintf(p->error_field, sizeof(p->error_field), "%s", name);
+		return -1;
+	}
+	grown = realloc(old ? item->value : NULL, old + len + 1);
+	if (grown == NULL || item->name == NULL) {
+		free(grown);
+		snprintf(p->error, sizeof(p->error), "out of memory");
+		return -1;
+	}
+	if (!old)
+		free(item->value);
+	memcpy(grown + old, value, len);
+	grown[old + len] = '\0';
+	item->value = grown;
+	item->value_len = old + len;
+	item->structured = false;
+	return 0;
+}
+
+/*
+ * json-c saturates integers beyond 64 bits to INT64_MIN, INT64_MAX or
+ * UINT64_MAX and keeps no original text for them, so those exact values are
+ * taken as out of range rather than trusted.
+ */
+static bool
+params_int_saturated(json_object *v)
+{
+	const char *text = json_object_get_string(v);
+
+	return strcmp(text, "9223372036854775807") == 0 ||
+	       strcmp(text, "-9223372036854775808") == 0 ||
+	       strcmp(text, "18446744073709551615") == 0;
+}
+
+static int
+params_add_json_value(struct params *p, const char *name, json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_null:
+		return 0;
+	case json_type_object:
+	case json_type_array:
+		if (params_set(p, name, "", 0, false) != 0)
+			return -1;
+		params_find(p, name)->structured = true;
+		return 0;
+	case json_type_string:
+		return params_set(p, name, json_object_get_string(v),
+		                  (size_t)json_object_get_string_len(v), false);
+	case json_type_int:
+		if (params_int_saturated(v)) {
+			snprintf(p->error, sizeof(p->error), "%.64s is a number outside the 64-bit"
+			         " integer range", name);
+			snprintf(p->error_field, sizeof(p->error_field), "%s", name);
+			return -1;
+		}
+		/* fall through */
+	default: {
+		const char *text = json_object_get_string(v);
+		return params_set(p, name, text, strlen(text), false);
+	}
+	}
+}
+
+int
+params_parse_json(struct params *p, const char *body, size_t len)
+{
+	json_tokener *tok = json_tokener_new_ex(CP_JSON_DEPTH_MAX);
+	json_object *root = NULL;
+	int rc = -1;
+
+	if (tok == NULL) {
+		snprintf(p->error, sizeof(p->error), "out of memory");
+		return -1;
+	}
+	root = json_tokener_parse_ex(tok, body, (int)len);
+	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    tok->char_offset != (int)len) {
+		enum json_tokener_error e = json_tokener_get_error(tok);
+		snprintf(p->error, sizeof(p->error), "the body is not valid JSON: %s",
+		         e == json_tokener_continue ? "unexpected end of input"
+		         : e == json_tokener_success ? "unexpected data after the object"
+		         : json_tokener_error_desc(e));
+		goto out;
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		snprintf(p->error, sizeof(p->error), "the JSON body must be an object of fields");
+		goto out;
+	}
+	json_object_object_foreach(root, key, value) {
+		if (params_add_json_value(p, key, value) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	json_object_put(root);
+	json_tokener_free(tok);
+	return rc;
+}
+
+int
+params_validate(struct params *p)
+{
+	for (int i = 0; i < p->count; i++) {
+		struct param *item = &p->items[i];
+
+		if (validate_multiline_text(item->value, item->value_len))
+			continue;
+		snprintf(p->error, sizeof(p->error), "%.64s must be UTF-8 text without NUL"
+		         " or control characters", item->name);
+		snprintf(p->error_field, sizeof(p->error_field), "%s", item->name);
+		return -1;
+	}
+	return 0;
+}
+
+const char *
+params_get(const struct params *p, const char *name)
+{
+	for (int i = 0; i < p->count; i++) {
+		if (strcmp(p->items[i].name, name) == 0)
+			return p->items[i].structured ? NULL : p->items[i].value;
+	}
+	return NULL;
+}
+
+bool
+params_is_structured(const struct params *p, const char *name)
+{
+	for (int i = 0; i < p->count; i++) {
+		if (strcmp(p->items[i].name, name) == 0)
+			return p->items[i].structured;
+	}
+	return false;
+}
+
+void
+params_free(struct params *p)
+{
+	for (int i = 0; i < p->count; i++) {
+		free(p->items[i].name);
+		free(p->items[i].value);
+	}
+	p->count = 0;
+}
