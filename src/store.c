@@ -256,6 +256,12 @@ store_stmt(struct store *st, const char *sql, const char *fmt, ...)
 
 	if (stmt == NULL)
 		return NULL;
+	/* A format that names more or fewer values than the SQL has
+	 * placeholders is a programming error; stop before binding garbage. */
+	if ((int)strlen(fmt) != sqlite3_bind_parameter_count(stmt)) {
+		log_error("statement arguments do not match placeholders", "sql", sql, NULL);
+		abort();
+	}
 	va_start(ap, fmt);
 	for (int i = 0; fmt[i] != '\0'; i++) {
 		if (store_bind_one(stmt, i + 1, fmt[i], &ap) != SQLITE_OK) {

@@ -115,7 +115,7 @@ store_token_insert(struct store *st, struct access_token *t)
 		" callback_urls, success_url, cancel_url, expires_at, mode, digest,"
 		" last_chars, signing_secret_sealed, created_at)"
 		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-	enum cp_result rc = store_exec_stmt(st, store_stmt(st, sql, "ittttttttitbtti",
+	enum cp_result rc = store_exec_stmt(st, store_stmt(st, sql, "itttttttitbtti",
 		t->merchant_id, t->name, t->type, t->currency, t->ip_whitelist,
 		t->callback_urls, t->success_url, t->cancel_url, t->expires_at,
 		token_mode_name(t->mode), (const void *)t->digest, (size_t)TOKEN_DIGEST_BYTES,

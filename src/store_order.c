@@ -57,7 +57,7 @@ store_order_insert(struct store *st, struct order *o)
 		" amount_fiat, currency, email, description, lang, status,"
 		" tolerance_under_pct, tolerance_over_pct, created_at_ms, expires_at_ms,"
 		" updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-	enum cp_result rc = store_exec_stmt(st, store_stmt(st, sql, "iitttittttiiiiii",
+	enum cp_result rc = store_exec_stmt(st, store_stmt(st, sql, "iitttitttttiiiii",
 		o->merchant_id, o->token_id, o->token, o->client_order_id,
 		token_mode_name(o->mode), (int64_t)o->amount_fiat, o->currency,
 		o->email, o->description, o->lang, order_status_code(o->status),

@@ -1,0 +1,1668 @@
+/*
+ * citypayctl: the operator's command-line tool. It creates the key file and
+ * the database, adds merchants, creates, lists and revokes access tokens,
+ * lists orders and drives the sandbox chain. It calls the same modules as
+ * the daemon (store, tokens, sandbox, views) and implements no rule itself.
+ *
+ * With --json every command prints exactly one JSON object on stdout, an
+ * error included ({"error": "..."}), so scripts can parse the result; the
+ * plain message also goes to stderr. Exit status: 0 on success, 1 when
+ * the command failed, 2 when the command line is invalid.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "config.h"
+#include "gateway.h"
+#include "keys.h"
+#include "log.h"
+#include "money.h"
+#include "result.h"
+#include "sandbox.h"
+#include "store.h"
+#include "token.h"
+#include "tokens.h"
+#include "validate.h"
+#include "views.h"
+
+#define CTL_EXIT_OK      0
+#define CTL_EXIT_FAILURE 1
+#define CTL_EXIT_USAGE   2
+/* Status of option parsing that printed a command's --help, so main exits 0. */
+#define CTL_HELP_SHOWN   (-1)
+
+#define CTL_COMPANY_MAX       200   /* characters of a merchant's company name */
+#define CTL_DEFAULT_CURRENCY  "USD"
+#define CTL_DEFAULT_COINS     "BTC,ETH,USDT-ERC20,LTC"
+#define CTL_ORDER_LIMIT       100   /* orders listed when --limit is not given */
+#define CTL_ORDER_LIMIT_MAX   10000
+#define CTL_MESSAGE_MAX       1024  /* bytes of one error message */
+#define CTL_CELL_MAX          1024  /* bytes of one value in text output */
+#define CTL_KEY_MAX           128   /* bytes of one flattened key in text output */
+/* Unix seconds of 10000-01-01. Later times are printed as plain numbers. */
+#define CTL_TIME_TEXT_MAX_S   253402300800LL
+
+/* getopt_long values of long options without a short form. */
+enum ctl_option {
+	OPT_DB = 256,
+	OPT_KEY_FILE,
+	OPT_JSON,
+	OPT_COMPANY,
+	OPT_EMAIL,
+	OPT_CURRENCY,
+	OPT_CUSTOMER,
+	OPT_NAME,
+	OPT_TYPE,
+	OPT_IP,
+	OPT_CALLBACK,
+	OPT_SUCCESS_URL,
+	OPT_CANCEL_URL,
+	OPT_EXPIRES,
+	OPT_MODE,
+	OPT_LIMIT,
+	OPT_ORDER,
+	OPT_DEPOSIT,
+	OPT_COIN,
+	OPT_AMOUNT,
+	OPT_BLOCKS,
+};
+
+struct ctl;
+
+struct ctl_command {
+	const char *group;   /* first word: "token" */
+	const char *action;  /* second word, such as "add", or NULL for one word */
+	const char *usage;   /* the arguments after the command words */
+	int (*run)(struct ctl *ctl, int argc, char **argv);
+};
+
+struct ctl {
+	bool json;
+	const struct ctl_command *command;  /* NULL until the command is known */
+	struct config cfg;
+	struct gateway gw;
+};
+
+/* Text renderer of a command's result object. */
+typedef void (*ctl_printer)(json_object *result);
+
+static const char ctl_help[] =
+	"usage: citypayctl [GLOBAL OPTIONS] COMMAND [OPTIONS]\n"
+	"\n"
+	"Manage a CityPay gateway database: merchants, access tokens, orders and\n"
+	"the sandbox chain.\n"
+	"\n"
+	"Global options, given before the command:\n"
+	"  --db PATH          database file (default: $CITYPAY_DB, else ./citypay.db)\n"
+	"  --key-file PATH    key file (default: $CITYPAY_KEY_FILE, else PATH.key\n"
+	"                     beside the database)\n"
+	"  --json             print one JSON object on stdout, errors included\n"
+	"  --help             print this help\n"
+	"\n"
+	"Commands:\n"
+	"  init\n"
+	"      Create the key file and the database. Keep a backup of the key\n"
+	"      file: without it no access token can be verified.\n"
+	"  merchant add --company NAME --email EMAIL [--currency CODE]\n"
+	"      Add a merchant. NAME is 1 to 200 characters; CODE is the ISO 4217\n"
+	"      default currency of its orders (default USD).\n"
+	"  merchant list\n"
+	"  token add --customer ID --name NAME --type TYPE [--currency CODE]\n"
+	"            --ip CIDR [--ip CIDR ...] --callback URL [--callback URL ...]\n"
+	"            [--success-url URL] [--cancel-url URL] --expires SECONDS\n"
+	"            [--mode live|sandbox]\n"
+	"      Create an access token and print it with its callback signing\n"
+	"      secret, both shown only this once. TYPE is crypto, binance_pay or a\n"
+	"      coin code (BTC, ETH, USDT-ERC20, LTC). CODE defaults to the\n"
+	"      merchant's currency. --ip takes an IPv4 or IPv6 address or CIDR\n"
+	"      range (0.0.0.0/0 or ::/0 allows any address), at most 64 times.\n"
+	"      --callback takes an http or https URL, at most 8 times. --expires\n"
+	"      is the expiry as a Unix time in seconds. --mode defaults to live.\n"
+	"  token list --customer ID\n"
+	"      List a merchant's tokens without their secrets.\n"
+	"  token revoke --customer ID --name NAME\n"
+	"      Revoke the merchant's active token of that name.\n"
+	"  order list [--customer ID] [--limit N]\n"
+	"      List orders, newest first: of one merchant or of all, at most N\n"
+	"      (default 100, at most 10000).\n"
+	"  order show TOKEN\n"
+	"      Show one order, by its order token, as the authenticated API does.\n"
+	"  sandbox pay (--order TOKEN | --deposit TOKEN) [--coin COIN] [--amount AMOUNT]\n"
+	"      Send a sandbox transaction to a sandbox order or deposit. COIN\n"
+	"      defaults to the order's coin, else the token type's coin, else BTC.\n"
+	"      AMOUNT is in whole coins (0.0005); for an order it defaults to the\n"
+	"      amount still due, a deposit needs it.\n"
+	"  sandbox mine [--blocks N]\n"
+	"      Mine N sandbox blocks (1 to 1000, default 1) and apply the new\n"
+	"      confirmations.\n"
+	"\n"
+	"Exit status: 0 on success, 1 when the command failed, 2 on invalid usage.\n";
+
+/* Output */
+
+/* Serialise without escaping '/', so URLs read as given. */
+static const char *
+ctl_json_text(json_object *obj)
+{
+	return json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+	                                           JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+/*
+ * Print a command's result: the JSON object with --json, else the text of
+ * the printer followed by an optional note. With wipe set the serialised
+ * text is zeroed after writing, because it contains secrets.
+ */
+static int
+ctl_emit(const struct ctl *ctl, json_object *result, ctl_printer printer,
+         const char *note, bool wipe)
+{
+	if (ctl->json) {
+		char *text = (char *)(uintptr_t)ctl_json_text(result);
+
+		printf("%s\n", text);
+		if (wipe)
+			sodium_memzero(text, strlen(text));
+	} else {
+		printer(result);
+		if (note != NULL)
+			printf("\n%s\n", note);
+	}
+	fflush(stdout);
+	return CTL_EXIT_OK;
+}
+
+static void
+ctl_print_error_json(const char *message, json_object *fields)
+{
+	json_object *obj = json_object_new_object();
+
+	json_object_object_add(obj, "error", json_object_new_string(message));
+	if (fields != NULL)
+		json_object_object_add(obj, "fields", fields);
+	printf("%s\n", ctl_json_text(obj));
+	fflush(stdout);
+	json_object_put(obj);
+}
+
+/* Report a failed command on stderr, and on stdout with --json. Returns 1. */
+static int __attribute__((format(printf, 2, 3)))
+ctl_fail(const struct ctl *ctl, const char *fmt, ...)
+{
+	char message[CTL_MESSAGE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+
+	fprintf(stderr, "citypayctl: %s\n", message);
+	if (ctl->json)
+		ctl_print_error_json(message, NULL);
+	return CTL_EXIT_FAILURE;
+}
+
+/* Report a store failure. The store module has already logged its details. */
+static int
+ctl_fail_store(const struct ctl *ctl, const char *action, enum cp_result rc)
+{
+	return ctl_fail(ctl, "cannot %s in the database %s: %s%s", action, ctl->cfg.db_path,
+	                cp_strerror(rc), rc == CP_CONFLICT ? "; run the command again" : "");
+}
+
+/* Report rejected fields with one sentence each. Returns 1. */
+static int
+ctl_fail_fields(const struct ctl *ctl, const struct field_errors *errs)
+{
+	json_object *fields = json_object_new_object();
+
+	fprintf(stderr, "citypayctl: invalid input\n");
+	for (int i = 0; i < errs->count; i++) {
+		fprintf(stderr, "  %s: %s\n", errs->items[i].field, errs->items[i].message);
+		json_object_object_add(fields, errs->items[i].field,
+		                       json_object_new_string(errs->items[i].message));
+	}
+	if (ctl->json)
+		ctl_print_error_json("invalid input", fields);
+	else
+		json_object_put(fields);
+	return CTL_EXIT_FAILURE;
+}
+
+static void
+ctl_print_command_usage(FILE *out, const struct ctl_command *cmd)
+{
+	fprintf(out, "usage: citypayctl [GLOBAL OPTIONS] %s%s%s%s%s\n", cmd->group,
+	        cmd->action ? " " : "", cmd->action ? cmd->action : "",
+	        cmd->usage[0] ? " " : "", cmd->usage);
+}
+
+/* Report an invalid command line with the usage of the command. Returns 2. */
+static int __attribute__((format(printf, 2, 3)))
+ctl_usage_error(const struct ctl *ctl, const char *fmt, ...)
+{
+	char message[CTL_MESSAGE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+
+	fprintf(stderr, "citypayctl: %s\n", message);
+	if (ctl->command != NULL)
+		ctl_print_command_usage(stderr, ctl->command);
+	else
+		fprintf(stderr, "usage: citypayctl [GLOBAL OPTIONS] COMMAND [OPTIONS]\n");
+	fprintf(stderr, "Run citypayctl --help for every command and option.\n");
+	if (ctl->json)
+		ctl_print_error_json(message, NULL);
+	return CTL_EXIT_USAGE;
+}
+
+/*
+ * Handle what getopt_long returned for an option the command does not
+ * accept: --help prints the command's usage and returns CTL_HELP_SHOWN,
+ * anything else is a usage error naming the option.
+ */
+static int
+ctl_option_error(const struct ctl *ctl, int opt, char **argv)
+{
+	const char *option = argv[optind - 1];
+
+	if (opt == 'h') {
+		ctl_print_command_usage(stdout, ctl->command);
+		printf("Run citypayctl --help for what each option sets.\n");
+		return CTL_HELP_SHOWN;
+	}
+	if (opt == ':')
+		return ctl_usage_error(ctl, "option %s needs a value", option);
+	/* glibc sets optopt only for an unknown short option. */
+	if (optopt > ' ' && optopt < 0x7f)
+		return ctl_usage_error(ctl, "unknown option -%c", optopt);
+	return ctl_usage_error(ctl, "unknown option %s", option);
+}
+
+/* Reject positional arguments after the options of a command. */
+static int
+ctl_no_arguments(const struct ctl *ctl, int argc, char **argv)
+{
+	if (optind < argc)
+		return ctl_usage_error(ctl, "unexpected argument \"%.80s\"", argv[optind]);
+	return CTL_EXIT_OK;
+}
+
+/* Text output */
+
+/* Copy text for a terminal, showing control characters as spaces. */
+static void
+ctl_copy_printable(char *out, size_t len, const char *text)
+{
+	size_t n = 0;
+
+	for (; *text != '\0' && n + 1 < len; text++) {
+		unsigned char c = (unsigned char)*text;
+
+		out[n++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+	}
+	out[n] = '\0';
+}
+
+static bool
+ctl_key_is_time(const char *key)
+{
+	size_t n = strlen(key);
+
+	return n >= 3 && strcmp(key + n - 3, "_at") == 0;
+}
+
+/*
+ * Write the text form of one value: "-" for null, array items joined with
+ * ", ", and fields named *_at (Unix seconds) as UTC date and time.
+ */
+static void
+ctl_value_text(const char *key, json_object *value, char *out, size_t len)
+{
+	enum json_type type = json_object_get_type(value);
+
+	if (type == json_type_null ||
+	    (type == json_type_array && json_object_array_length(value) == 0)) {
+		snprintf(out, len, "-");
+	} else if (type == json_type_int && ctl_key_is_time(key) &&
+	           json_object_get_int64(value) > 0 &&
+	           json_object_get_int64(value) < CTL_TIME_TEXT_MAX_S) {
+		views_format_time(json_object_get_int64(value) * 1000, true, out, len);
+		snprintf(out + strlen(out), len - strlen(out), " UTC");
+	} else if (type == json_type_array) {
+		size_t used = 0;
+
+		out[0] = '\0';
+		for (size_t i = 0; i < json_object_array_length(value) && used + 1 < len; i++) {
+			const char *item = json_object_get_string(json_object_array_get_idx(value, i));
+
+			ctl_copy_printable(out + used, len - used, i > 0 ? ", " : "");
+			used += strlen(out + used);
+			ctl_copy_printable(out + used, len - used, item ? item : "-");
+			used += strlen(out + used);
+		}
+	} else {
+		ctl_copy_printable(out, len, json_object_get_string(value));
+	}
+}
+
+static bool
+ctl_is_object_array(json_object *value)
+{
+	return json_object_get_type(value) == json_type_array &&
+	       json_object_array_length(value) > 0 &&
+	       json_object_get_type(json_object_array_get_idx(value, 0)) == json_type_object;
+}
+
+/*
+ * Walk a result object as "key: value" lines, flattening nested objects to
+ * "parent.key" and arrays of objects to "key[i].field". With print false
+ * only the widest key is measured.
+ */
+static size_t
+ctl_record_walk(json_object *obj, const char *prefix, size_t width, bool print)
+{
+	char key[CTL_KEY_MAX], text[CTL_CELL_MAX];
+	size_t widest = 0;
+
+	json_object_object_foreach(obj, name, value) {
+		snprintf(key, sizeof(key), "%s%s%s", prefix, prefix[0] ? "." : "", name);
+		if (json_object_get_type(value) == json_type_object) {
+			size_t w = ctl_record_walk(value, key, width, print);
+			widest = w > widest ? w : widest;
+			continue;
+		}
+		if (ctl_is_object_array(value)) {
+			for (size_t i = 0; i < json_object_array_length(value); i++) {
+				char item[CTL_KEY_MAX + 24];
+				size_t w;
+
+				snprintf(item, sizeof(item), "%s[%zu]", key, i);
+				w = ctl_record_walk(json_object_array_get_idx(value, i), item, width, print);
+				widest = w > widest ? w : widest;
+			}
+			continue;
+		}
+		widest = strlen(key) > widest ? strlen(key) : widest;
+		if (print) {
+			ctl_value_text(name, value, text, sizeof(text));
+			printf("%s:%*s  %s\n", key, (int)(width - strlen(key)), "", text);
+		}
+	}
+	return widest;
+}
+
+/* Print a result object as aligned "key: value" lines. */
+static void
+ctl_print_record(json_object *result)
+{
+	size_t width = ctl_record_walk(result, "", 0, false);
+
+	ctl_record_walk(result, "", width, true);
+}
+
+struct ctl_column {
+	const char *header;
+	const char *key;
+};
+
+/*
+ * Count the characters of UTF-8 text for column alignment. Wide characters
+ * (CJK, emoji) still take one column here, so such rows may not align.
+ */
+static size_t
+ctl_text_width(const char *text)
+{
+	size_t n = 0;
+
+	for (; *text != '\0'; text++)
+		if (((unsigned char)*text & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+/* Print one table cell, padded to width unless it ends the row. */
+static void
+ctl_print_cell(const char *text, size_t width, bool last)
+{
+	size_t n = ctl_text_width(text);
+
+	if (last)
+		printf("%s\n", text);
+	else
+		printf("%s%*s  ", text, (int)(width > n ? width - n : 0), "");
+}
+
+/* Print an array of objects as a table with a header row and aligned columns. */
+static void
+ctl_print_table(json_object *rows, const struct ctl_column *columns, size_t ncolumns)
+{
+	size_t nrows = json_object_array_length(rows);
+	size_t widths[16] = { 0 };
+	char text[CTL_CELL_MAX];
+
+	for (size_t c = 0; c < ncolumns && c < 16; c++) {
+		widths[c] = strlen(columns[c].header);
+		for (size_t r = 0; r < nrows; r++) {
+			json_object *value = NULL;
+
+			json_object_object_get_ex(json_object_array_get_idx(rows, r), columns[c].key, &value);
+			ctl_value_text(columns[c].key, value, text, sizeof(text));
+			widths[c] = ctl_text_width(text) > widths[c] ? ctl_text_width(text) : widths[c];
+		}
+	}
+	for (size_t c = 0; c < ncolumns && c < 16; c++)
+		ctl_print_cell(columns[c].header, widths[c], c + 1 == ncolumns);
+	for (size_t r = 0; r < nrows; r++) {
+		for (size_t c = 0; c < ncolumns && c < 16; c++) {
+			json_object *value = NULL;
+
+			json_object_object_get_ex(json_object_array_get_idx(rows, r), columns[c].key, &value);
+			ctl_value_text(columns[c].key, value, text, sizeof(text));
+			ctl_print_cell(text, widths[c], c + 1 == ncolumns);
+		}
+	}
+}
+
+/* The array stored under key, or an empty array when it is missing. */
+static json_object *
+ctl_rows(json_object *result, const char *key)
+{
+	json_object *rows = NULL;
+
+	json_object_object_get_ex(result, key, &rows);
+	return rows;
+}
+
+static void
+ctl_print_merchants(json_object *result)
+{
+	static const struct ctl_column columns[] = {
+		{ "ID", "customer_id" }, { "COMPANY", "company" }, { "EMAIL", "email" },
+		{ "CURRENCY", "currency" }, { "COINS", "enabled_coins" },
+		{ "CREATED", "created_at" },
+	};
+	json_object *rows = ctl_rows(result, "merchants");
+
+	if (json_object_array_length(rows) == 0) {
+		printf("No merchants. Add one with citypayctl merchant add.\n");
+		return;
+	}
+	ctl_print_table(rows, columns, sizeof(columns) / sizeof(columns[0]));
+}
+
+static void
+ctl_print_tokens(json_object *result)
+{
+	static const struct ctl_column columns[] = {
+		{ "ID", "id" }, { "NAME", "name" }, { "TYPE", "type" },
+		{ "CURRENCY", "currency" }, { "MODE", "mode" }, { "STATUS", "status" },
+		{ "ENDS WITH", "last_chars" }, { "EXPIRES", "expires_at" },
+		{ "LAST USED", "last_used_at" }, { "IP WHITELIST", "ip_whitelist" },
+		{ "CALLBACK URLS", "callback_urls" },
+	};
+	json_object *rows = ctl_rows(result, "tokens");
+
+	if (json_object_array_length(rows) == 0) {
+		printf("No tokens. Create one with citypayctl token add.\n");
+		return;
+	}
+	ctl_print_table(rows, columns, sizeof(columns) / sizeof(columns[0]));
+}
+
+static void
+ctl_print_orders(json_object *result)
+{
+	static const struct ctl_column columns[] = {
+		{ "ID", "id" }, { "TOKEN", "token" }, { "ORDER ID", "client_order_id" },
+		{ "CUSTOMER", "customer_id" }, { "STATUS", "status" }, { "AMOUNT", "amount" },
+		{ "CURRENCY", "currency" }, { "COIN", "coin" }, { "CREATED", "created_at" },
+	};
+	json_object *rows = ctl_rows(result, "orders");
+	json_object *total = NULL;
+
+	json_object_object_get_ex(result, "total", &total);
+	if (json_object_array_length(rows) == 0) {
+		printf("No orders.\n");
+		return;
+	}
+	ctl_print_table(rows, columns, sizeof(columns) / sizeof(columns[0]));
+	printf("%zu of %lld orders shown\n", json_object_array_length(rows),
+	       (long long)json_object_get_int64(total));
+}
+
+/* JSON helpers */
+
+static json_object *
+ctl_string_or_null(const char *text)
+{
+	return text[0] != '\0' ? json_object_new_string(text) : NULL;
+}
+
+static json_object *
+ctl_time_or_null(int64_t seconds)
+{
+	return seconds != 0 ? json_object_new_int64(seconds) : NULL;
+}
+
+/* A JSON array of the lines of a newline-separated list. */
+static json_object *
+ctl_lines_json(const char *list)
+{
+	json_object *array = json_object_new_array();
+	const char *line = list;
+
+	while (*line != '\0') {
+		const char *end = strchr(line, '\n');
+		size_t n = end ? (size_t)(end - line) : strlen(line);
+
+		if (n > 0)
+			json_object_array_add(array, json_object_new_string_len(line, (int)n));
+		line += n + (end ? 1 : 0);
+	}
+	return array;
+}
+
+/* Zero the characters of the string stored under key, a secret. */
+static void
+ctl_wipe_json_string(json_object *obj, const char *key)
+{
+	json_object *value = NULL;
+
+	if (!json_object_object_get_ex(obj, key, &value) ||
+	    json_object_get_type(value) != json_type_string)
+		return;
+	/* The characters are in memory that the object owns, and nothing reads
+	 * them after this point, so zeroing them in place is safe. */
+	sodium_memzero((void *)(uintptr_t)json_object_get_string(value),
+	               (size_t)json_object_get_string_len(value));
+}
+
+/* Setup */
+
+/* Parse a decimal integer option within [min, max]. Returns 0, or 2 after reporting. */
+static int
+ctl_parse_int(const struct ctl *ctl, const char *option, const char *text,
+              long long min, long long max, int64_t *out)
+{
+	char *end = NULL;
+	long long value;
+
+	errno = 0;
+	value = strtoll(text, &end, 10);
+	if (!(text[0] == '-' || (text[0] >= '0' && text[0] <= '9')) || errno != 0 ||
+	    *end != '\0' || value < min || value > max) {
+		if (min == 1 && max == INT64_MAX)
+			return ctl_usage_error(ctl, "%s must be a positive whole number, not \"%.40s\"",
+			                       option, text);
+		return ctl_usage_error(ctl, "%s must be a whole number from %lld to %lld, not \"%.40s\"",
+		                       option, min, max, text);
+	}
+	*out = value;
+	return CTL_EXIT_OK;
+}
+
+/*
+ * Load the settings: defaults, then CITYPAY_* environment variables, then
+ * --db and --key-file (NULL when not given).
+ */
+static int
+ctl_configure(struct ctl *ctl, const char *db, const char *key_file)
+{
+	char err[512];
+
+	config_defaults(&ctl->cfg);
+	if (config_load_env(&ctl->cfg, err, sizeof(err)) != 0)
+		return ctl_fail(ctl, "%s", err);
+	if (db != NULL && config_set(&ctl->cfg, "store.db", db, err, sizeof(err)) != 0)
+		return ctl_usage_error(ctl, "--db: %s", err);
+	if (key_file != NULL &&
+	    config_set(&ctl->cfg, "store.key_file", key_file, err, sizeof(err)) != 0)
+		return ctl_usage_error(ctl, "--key-file: %s", err);
+	config_finish(&ctl->cfg);
+	if (ctl->cfg.key_file[0] == '\0')
+		return ctl_usage_error(ctl, "--db path is too long to derive the key file path;"
+		                       " give --key-file");
+
+	ctl->gw.cfg = &ctl->cfg;
+	ctl->gw.limits = NULL;
+	return CTL_EXIT_OK;
+}
+
+/*
+ * True when the path exists or cannot be checked. Only "no such file" counts
+ * as missing, so a permission error is reported by the open that follows.
+ */
+static bool
+ctl_file_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 || errno != ENOENT;
+}
+
+/* Load the keys and open the existing database, for every command but init. */
+static int
+ctl_open(struct ctl *ctl)
+{
+	char err[512];
+
+	if (!ctl_file_exists(ctl->cfg.key_file))
+		return ctl_fail(ctl, "key file %s does not exist; run citypayctl init first, or give"
+		                " the key file of this database with --key-file", ctl->cfg.key_file);
+	if (!ctl_file_exists(ctl->cfg.db_path))
+		return ctl_fail(ctl, "database %s does not exist; run citypayctl init first, or give"
+		                " the database path with --db", ctl->cfg.db_path);
+	if (keys_load(ctl->cfg.key_file, &ctl->gw.keys, err, sizeof(err)) != 0)
+		return ctl_fail(ctl, "%s", err);
+
+	ctl->gw.store = store_open(ctl->cfg.db_path, err, sizeof(err));
+	if (ctl->gw.store == NULL)
+		return ctl_fail(ctl, "%s", err);
+	return CTL_EXIT_OK;
+}
+
+static int64_t
+ctl_now_s(const struct ctl *ctl)
+{
+	return gateway_now_ms(&ctl->gw) / 1000;
+}
+
+/* init */
+
+static json_object *
+ctl_init_json(const struct ctl *ctl, bool already)
+{
+	json_object *obj = json_object_new_object();
+
+	json_object_object_add(obj, "db", json_object_new_string(ctl->cfg.db_path));
+	json_object_object_add(obj, "key_file", json_object_new_string(ctl->cfg.key_file));
+	json_object_object_add(obj, "schema_version",
+	                       json_object_new_int(store_schema_version(ctl->gw.store)));
+	if (already)
+		json_object_object_add(obj, "already_initialised", json_object_new_boolean(true));
+	return obj;
+}
+
+/* Open and migrate an installation that init created before, changing nothing else. */
+static int
+ctl_init_existing(struct ctl *ctl)
+{
+	json_object *result;
+	int status;
+
+	if (!ctl_file_exists(ctl->cfg.db_path))
+		return ctl_fail(ctl, "key file %s already exists but database %s does not; give the"
+		                " database of this key file with --db, or move the key file away to"
+		                " start a new database", ctl->cfg.key_file, ctl->cfg.db_path);
+	if ((status = ctl_open(ctl)) != CTL_EXIT_OK)
+		return status;
+
+	result = ctl_init_json(ctl, true);
+	status = ctl_emit(ctl, result, ctl_print_record,
+	                  "The database is already initialised; nothing was changed.", false);
+	json_object_put(result);
+	return status;
+}
+
+static int
+ctl_init(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char err[512];
+	json_object *result;
+	int opt, status;
+
+	if ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1)
+		return ctl_option_error(ctl, opt, argv);
+	if ((status = ctl_no_arguments(ctl, argc, argv)) != CTL_EXIT_OK)
+		return status;
+
+	if (ctl_file_exists(ctl->cfg.key_file))
+		return ctl_init_existing(ctl);
+	/* A new key would make every stored token digest and sealed secret useless. */
+	if (ctl_file_exists(ctl->cfg.db_path))
+		return ctl_fail(ctl, "database %s exists but its key file %s does not; restore the"
+		                " key file from a backup, or give its path with --key-file",
+		                ctl->cfg.db_path, ctl->cfg.key_file);
+
+	if (keys_create(ctl->cfg.key_file, err, sizeof(err)) != 0)
+		return ctl_fail(ctl, "%s", err);
+	if (keys_load(ctl->cfg.key_file, &ctl->gw.keys, err, sizeof(err)) != 0)
+		return ctl_fail(ctl, "%s", err);
+	ctl->gw.store = store_open(ctl->cfg.db_path, err, sizeof(err));
+	if (ctl->gw.store == NULL)
+		return ctl_fail(ctl, "%s", err);
+
+	result = ctl_init_json(ctl, false);
+	status = ctl_emit(ctl, result, ctl_print_record,
+	                  "Back up the key file apart from the database: without it no access"
+	                  " token can be verified.", false);
+	json_object_put(result);
+	return status;
+}
+
+/* merchant */
+
+static json_object *
+ctl_merchant_json(const struct merchant *m)
+{
+	json_object *obj = json_object_new_object();
+
+	json_object_object_add(obj, "customer_id", json_object_new_int64(m->id));
+	json_object_object_add(obj, "company", json_object_new_string(m->company));
+	json_object_object_add(obj, "email", json_object_new_string(m->email));
+	json_object_object_add(obj, "currency", json_object_new_string(m->default_currency));
+	json_object_object_add(obj, "enabled_coins", json_object_new_string(m->enabled_coins));
+	json_object_object_add(obj, "tolerance_under_pct", json_object_new_int(m->tolerance_under_pct));
+	json_object_object_add(obj, "tolerance_over_pct", json_object_new_int(m->tolerance_over_pct));
+	json_object_object_add(obj, "order_expiry_minutes",
+	                       json_object_new_int(m->order_expiry_minutes));
+	json_object_object_add(obj, "auto_exchange", json_object_new_boolean(m->auto_exchange));
+	json_object_object_add(obj, "created_at", json_object_new_int64(m->created_at));
+	return obj;
+}
+
+/* Check the fields of a new merchant and fill m with them and the defaults. */
+static void
+ctl_merchant_fill(const char *company, const char *email, const char *currency,
+                  struct merchant *m, struct field_errors *errs)
+{
+	if (company[0] == '\0' || !validate_text(company, CTL_COMPANY_MAX))
+		field_errors_add(errs, "company", "company must be 1 to %d characters of text"
+		                 " without control characters", CTL_COMPANY_MAX);
+	if (!validate_email(email))
+		field_errors_add(errs, "email", "email \"%.60s\" is not a valid e-mail address"
+		                 " such as shop@example.com", email);
+	if (money_currency_find(currency) == NULL)
+		field_errors_add(errs, "currency", "currency \"%.8s\" is not a supported ISO 4217"
+		                 " code such as USD or EUR", currency);
+	if (errs->count > 0)
+		return;
+
+	snprintf(m->company, sizeof(m->company), "%s", company);
+	snprintf(m->email, sizeof(m->email), "%s", email);
+	snprintf(m->default_currency, sizeof(m->default_currency), "%s", currency);
+	snprintf(m->enabled_coins, sizeof(m->enabled_coins), "%s", CTL_DEFAULT_COINS);
+	m->tolerance_under_pct = 0;
+	m->tolerance_over_pct = 0;
+	m->order_expiry_minutes = CP_ORDER_EXPIRY_MIN;
+	m->auto_exchange = false;
+}
+
+static int
+ctl_merchant_insert(struct ctl *ctl, struct merchant *m)
+{
+	enum cp_result rc;
+
+	m->created_at = ctl_now_s(ctl);
+	if ((rc = store_begin(ctl->gw.store)) != CP_OK)
+		return ctl_fail_store(ctl, "add the merchant", rc);
+	rc = store_merchant_insert(ctl->gw.store, m);
+	if (rc == CP_OK)
+		rc = store_commit(ctl->gw.store);
+	else
+		store_rollback(ctl->gw.store);
+
+	if (rc == CP_EXISTS)
+		return ctl_fail(ctl, "a merchant with e-mail %s already exists; run citypayctl"
+		                " merchant list to find its customer ID", m->email);
+	if (rc != CP_OK)
+		return ctl_fail_store(ctl, "add the merchant", rc);
+	log_info("merchant added", "customer_id", log_int(m->id), NULL);
+	return CTL_EXIT_OK;
+}
+
+static int
+ctl_merchant_add(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "company", required_argument, NULL, OPT_COMPANY },
+		{ "email", required_argument, NULL, OPT_EMAIL },
+		{ "currency", required_argument, NULL, OPT_CURRENCY },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *company = NULL, *email = NULL, *currency = CTL_DEFAULT_CURRENCY;
+	struct field_errors errs = { .count = 0 };
+	struct merchant m = { 0 };
+	json_object *result;
+	int opt, status;
+
+	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (opt == OPT_COMPANY)
+			company = optarg;
+		else if (opt == OPT_EMAIL)
+			email = optarg;
+		else if (opt == OPT_CURRENCY)
+			currency = optarg;
+		else
+			return ctl_option_error(ctl, opt, argv);
+	}
+	if ((status = ctl_no_arguments(ctl, argc, argv)) != CTL_EXIT_OK)
+		return status;
+	if (company == NULL || email == NULL)
+		return ctl_usage_error(ctl, "missing %s", company == NULL ? "--company" : "--email");
+
+	ctl_merchant_fill(company, email, currency, &m, &errs);
+	if (errs.count > 0)
+		return ctl_fail_fields(ctl, &errs);
+	if ((status = ctl_open(ctl)) != CTL_EXIT_OK ||
+	    (status = ctl_merchant_insert(ctl, &m)) != CTL_EXIT_OK)
+		return status;
+
+	result = json_object_new_object();
+	json_object_object_add(result, "customer_id", json_object_new_int64(m.id));
+	json_object_object_add(result, "company", json_object_new_string(m.company));
+	json_object_object_add(result, "email", json_object_new_string(m.email));
+	json_object_object_add(result, "currency", json_object_new_string(m.default_currency));
+	status = ctl_emit(ctl, result, ctl_print_record, NULL, false);
+	json_object_put(result);
+	return status;
+}
+
+static void
+ctl_merchant_row(const struct merchant *m, void *arg)
+{
+	json_object_array_add(arg, ctl_merchant_json(m));
+}
+
+static int
+ctl_merchant_list(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	json_object *rows, *result;
+	enum cp_result rc;
+	int opt, status;
+
+	if ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1)
+		return ctl_option_error(ctl, opt, argv);
+	if ((status = ctl_no_arguments(ctl, argc, argv)) != CTL_EXIT_OK ||
+	    (status = ctl_open(ctl)) != CTL_EXIT_OK)
+		return status;
+
+	if ((rc = store_begin_read(ctl->gw.store)) != CP_OK)
+		return ctl_fail_store(ctl, "list merchants", rc);
+	rows = json_object_new_array();
+	rc = store_merchant_list(ctl->gw.store, ctl_merchant_row, rows);
+	if (rc == CP_OK)
+		rc = store_commit(ctl->gw.store);
+	else
+		store_rollback(ctl->gw.store);
+	if (rc != CP_OK) {
+		json_object_put(rows);
+		return ctl_fail_store(ctl, "list merchants", rc);
+	}
+
+	result = json_object_new_object();
+	json_object_object_add(result, "merchants", rows);
+	status = ctl_emit(ctl, result, ctl_print_merchants, NULL, false);
+	json_object_put(result);
+	return status;
+}
+
+/* token */
+
+static const char *
+ctl_token_status(const struct access_token *t, int64_t now)
+{
+	if (t->revoked_at != 0)
+		return "revoked";
+	if (t->expires_at <= now)
+		return "expired";
+	return "active";
+}
+
+/* The non-secret fields of a token: never the token, its digest or its secret. */
+static json_object *
+ctl_token_json(const struct access_token *t, int64_t now)
+{
+	json_object *obj = json_object_new_object();
+
+	json_object_object_add(obj, "id", json_object_new_int64(t->id));
+	json_object_object_add(obj, "customer_id", json_object_new_int64(t->merchant_id));
+	json_object_object_add(obj, "name", json_object_new_string(t->name));
+	json_object_object_add(obj, "type", json_object_new_string(t->type));
+	json_object_object_add(obj, "currency", json_object_new_string(t->currency));
+	json_object_object_add(obj, "ip_whitelist", ctl_lines_json(t->ip_whitelist));
+	json_object_object_add(obj, "callback_urls", ctl_lines_json(t->callback_urls));
+	json_object_object_add(obj, "success_url", ctl_string_or_null(t->success_url));
+	json_object_object_add(obj, "cancel_url", ctl_string_or_null(t->cancel_url));
+	json_object_object_add(obj, "expires_at", json_object_new_int64(t->expires_at));
+	json_object_object_add(obj, "mode", json_object_new_string(token_mode_name(t->mode)));
+	json_object_object_add(obj, "last_chars", json_object_new_string(t->last_chars));
+	json_object_object_add(obj, "created_at", json_object_new_int64(t->created_at));
+	json_object_object_add(obj, "last_used_at", ctl_time_or_null(t->last_used_at));
+	json_object_object_add(obj, "last_used_ip", ctl_string_or_null(t->last_used_ip));
+	json_object_object_add(obj, "status", json_object_new_string(ctl_token_status(t, now)));
+	return obj;
+}
+
+/* Collect one repeatable option value into a bounded array. */
+static int
+ctl_append(const struct ctl *ctl, const char *option, const char **items, size_t *count,
+           size_t max, const char *value)
+{
+	if (*count >= max)
+		return ctl_usage_error(ctl, "too many %s options: give at most %zu", option, max);
+	items[(*count)++] = value;
+	return CTL_EXIT_OK;
+}
+
+/* Read the options of token add into req, and the --expires text into expires. */
+static int
+ctl_token_add_options(struct ctl *ctl, int argc, char **argv, struct token_request *req,
+                      char *expires, size_t expires_len)
+{
+	static const struct option options[] = {
+		{ "customer", required_argument, NULL, OPT_CUSTOMER },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "type", required_argument, NULL, OPT_TYPE },
+		{ "currency", required_argument, NULL, OPT_CURRENCY },
+		{ "ip", required_argument, NULL, OPT_IP },
+		{ "callback", required_argument, NULL, OPT_CALLBACK },
+		{ "success-url", required_argument, NULL, OPT_SUCCESS_URL },
+		{ "cancel-url", required_argument, NULL, OPT_CANCEL_URL },
+		{ "expires", required_argument, NULL, OPT_EXPIRES },
+		{ "mode", required_argument, NULL, OPT_MODE },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int64_t expires_at = 0;
+	int opt, status = CTL_EXIT_OK;
+
+	while (status == CTL_EXIT_OK &&
+	       (opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_CUSTOMER:
+			status = ctl_parse_int(ctl, "--customer", optarg, 1, INT64_MAX, &req->merchant_id);
+			break;
+		case OPT_NAME: req->name = optarg; break;
+		case OPT_TYPE: req->type = optarg; break;
+		case OPT_CURRENCY: req->currency = optarg; break;
+		case OPT_SUCCESS_URL: req->success_url = optarg; break;
+		case OPT_CANCEL_URL: req->cancel_url = optarg; break;
+		case OPT_MODE: req->mode = optarg; break;
+		case OPT_IP:
+			status = ctl_append(ctl, "--ip", req->ips, &req->ip_count, CP_WHITELIST_MAX, optarg);
+			break;
+		case OPT_CALLBACK:
+			status = ctl_append(ctl, "--callback", req->callbacks, &req->callback_count,
+			                    CP_CALLBACK_URLS_MAX, optarg);
+			break;
+		case OPT_EXPIRES:
+			status = ctl_parse_int(ctl, "--expires", optarg, 1, INT64_MAX, &expires_at);
+			snprintf(expires, expires_len, "%lld", (long long)expires_at);
+			break;
+		default:
+			return ctl_option_error(ctl, opt, argv);
+		}
+	}
+	if (status != CTL_EXIT_OK)
+		return status;
+	return ctl_no_arguments(ctl, argc, argv);
+}
+
+/* Name the first required option of token add that is missing, or NULL. */
+static const char *
+ctl_token_add_missing(const struct token_request *req, const char *expires)
+{
+	if (req->merchant_id == 0)
+		return "--customer";
+	if (req->name == NULL)
+		return "--name";
+	if (req->type == NULL)
+		return "--type";
+	if (req->ip_count == 0)
+		return "--ip (give 0.0.0.0/0 or ::/0 to allow any address)";
+	if (req->callback_count == 0)
+		return "--callback";
+	if (expires[0] == '\0')
+		return "--expires";
+	return NULL;
+}
+
+/*
+ * Print a new token with its secrets, then wipe the caller's buffers and
+ * the copies in the JSON object.
+ * NOTE: copies left in stdout's buffer and in buffers json-c freed while
+ * growing its output are not wiped. The process exits right after.
+ */
+static int
+ctl_token_add_print(struct ctl *ctl, const struct access_token *t, char *token_text,
+                    char *secret)
+{
+	json_object *result = ctl_token_json(t, ctl_now_s(ctl));
+	int status;
+
+	json_object_object_add(result, "token", json_object_new_string(token_text));
+	json_object_object_add(result, "signing_secret", json_object_new_string(secret));
+	sodium_memzero(token_text, TOKEN_TEXT_MAX);
+	sodium_memzero(secret, SIGNING_SECRET_TEXT_MAX);
+
+	status = ctl_emit(ctl, result, ctl_print_record,
+	                  "Store the token and the signing secret now: they are shown only this"
+	                  " once, and the gateway keeps neither.", true);
+	ctl_wipe_json_string(result, "token");
+	ctl_wipe_json_string(result, "signing_secret");
+	json_object_put(result);
+	return status;
+}
+
+static int
+ctl_token_add(struct ctl *ctl, int argc, char **argv)
+{
+	struct token_request req = { 0 };
+	struct field_errors errs = { .count = 0 };
+	struct access_token t;
+	char token_text[TOKEN_TEXT_MAX], secret[SIGNING_SECRET_TEXT_MAX], expires[24] = "";
+	const char *missing;
+	enum cp_result rc;
+	int status;
+
+	if ((status = ctl_token_add_options(ctl, argc, argv, &req, expires, sizeof(expires))) !=
+	    CTL_EXIT_OK)
+		return status;
+	if ((missing = ctl_token_add_missing(&req, expires)) != NULL)
+		return ctl_usage_error(ctl, "missing %s", missing);
+	req.expires_at = expires;
+	if ((status = ctl_open(ctl)) != CTL_EXIT_OK)
+		return status;
+
+	rc = tokens_create(&ctl->gw, &req, &t, token_text, secret, &errs);
+	if (rc == CP_INVALID || (rc == CP_EXISTS && errs.count > 0))
+		return ctl_fail_fields(ctl, &errs);
+	if (rc == CP_NOT_FOUND)
+		return ctl_fail(ctl, "customer %lld not found; run citypayctl merchant list",
+		                (long long)req.merchant_id);
+	if (rc != CP_OK)
+		return ctl_fail_store(ctl, "create the token", rc);
+	return ctl_token_add_print(ctl, &t, token_text, secret);
+}
+
+/*
+ * Read the required --customer option and, when name is not NULL (token
+ * revoke), the required --name option.
+ */
+static int
+ctl_customer_options(struct ctl *ctl, int argc, char **argv, int64_t *customer,
+                     const char **name)
+{
+	/* --name comes first so that token list can take the array without it. */
+	static const struct option with_name[] = {
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "customer", required_argument, NULL, OPT_CUSTOMER },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct option *options = name != NULL ? with_name : with_name + 1;
+	int opt, status = CTL_EXIT_OK;
+
+	while (status == CTL_EXIT_OK &&
+	       (opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (opt == OPT_CUSTOMER)
+			status = ctl_parse_int(ctl, "--customer", optarg, 1, INT64_MAX, customer);
+		else if (opt == OPT_NAME)
+			*name = optarg;
+		else
+			return ctl_option_error(ctl, opt, argv);
+	}
+	if (status != CTL_EXIT_OK)
+		return status;
+	if (*customer == 0)
+		return ctl_usage_error(ctl, "missing --customer");
+	if (name != NULL && *name == NULL)
+		return ctl_usage_error(ctl, "missing --name");
+	return ctl_no_arguments(ctl, argc, argv);
+}
+
+struct ctl_token_walk {
+	json_object *rows;
+	int64_t now;    /* Unix seconds, to tell active tokens from expired ones */
+};
+
+static void
+ctl_token_row(const struct access_token *t, void *arg)
+{
+	struct ctl_token_walk *walk = arg;
+
+	json_object_array_add(walk->rows, ctl_token_json(t, walk->now));
+}
+
+/* Collect the merchant's tokens. Returns CP_NOT_FOUND for an unknown merchant. */
+static enum cp_result
+ctl_token_collect(struct ctl *ctl, int64_t customer, json_object *rows)
+{
+	struct ctl_token_walk walk = { rows, ctl_now_s(ctl) };
+	struct merchant m;
+	enum cp_result rc;
+
+	if ((rc = store_begin_read(ctl->gw.store)) != CP_OK)
+		return rc;
+	rc = store_merchant_get(ctl->gw.store, customer, &m);
+	if (rc == CP_OK)
+		rc = store_token_list(ctl->gw.store, customer, ctl_token_row, &walk);
+	if (rc == CP_OK)
+		rc = store_commit(ctl->gw.store);
+	else
+		store_rollback(ctl->gw.store);
+	return rc;
+}
+
+static int
+ctl_token_list(struct ctl *ctl, int argc, char **argv)
+{
+	int64_t customer = 0;
+	json_object *rows, *result;
+	enum cp_result rc;
+	int status;
+
+	status = ctl_customer_options(ctl, argc, argv, &customer, NULL);
+	if (status != CTL_EXIT_OK)
+		return status;
+	if ((status = ctl_open(ctl)) != CTL_EXIT_OK)
+		return status;
+
+	rows = json_object_new_array();
+	rc = ctl_token_collect(ctl, customer, rows);
+	if (rc != CP_OK) {
+		json_object_put(rows);
+		if (rc == CP_NOT_FOUND)
+			return ctl_fail(ctl, "customer %lld not found; run citypayctl merchant list",
+			                (long long)customer);
+		return ctl_fail_store(ctl, "list tokens", rc);
+	}
+
+	result = json_object_new_object();
+	json_object_object_add(result, "tokens", rows);
+	status = ctl_emit(ctl, result, ctl_print_tokens, NULL, false);
+	json_object_put(result);
+	return status;
+}
+
+static int
+ctl_token_revoke(struct ctl *ctl, int argc, char **argv)
+{
+	int64_t customer = 0;
+	const char *name = NULL;
+	json_object *result;
+	enum cp_result rc;
+	int status;
+
+	status = ctl_customer_options(ctl, argc, argv, &customer, &name);
+	if (status != CTL_EXIT_OK)
+		return status;
+	if ((status = ctl_open(ctl)) != CTL_EXIT_OK)
+		return status;
+
+	if ((rc = store_begin(ctl->gw.store)) != CP_OK)
+		return ctl_fail_store(ctl, "revoke the token", rc);
+	rc = store_token_revoke(ctl->gw.store, customer, name, ctl_now_s(ctl));
+	if (rc == CP_OK)
+		rc = store_commit(ctl->gw.store);
+	else
+		store_rollback(ctl->gw.store);
+	if (rc == CP_NOT_FOUND)
+		return ctl_fail(ctl, "customer %lld has no active token named \"%.100s\"; run"
+		                " citypayctl token list --customer %lld", (long long)customer, name,
+		                (long long)customer);
+	if (rc != CP_OK)
+		return ctl_fail_store(ctl, "revoke the token", rc);
+	log_info("token revoked", "customer_id", log_int(customer), "name", name, NULL);
+
+	result = json_object_new_object();
+	json_object_object_add(result, "revoked", json_object_new_boolean(true));
+	json_object_object_add(result, "customer_id", json_object_new_int64(customer));
+	json_object_object_add(result, "name", json_object_new_string(name));
+	status = ctl_emit(ctl, result, ctl_print_record, NULL, false);
+	json_object_put(result);
+	return status;
+}
+
+/* order */
+
+static void
+ctl_order_row(const struct order *o, void *arg)
+{
+	const struct money_currency *cur = money_currency_find(o->currency);
+	json_object *obj = json_object_new_object();
+
+	json_object_object_add(obj, "id", json_object_new_int64(o->id));
+	json_object_object_add(obj, "token", json_object_new_string(o->token));
+	json_object_object_add(obj, "client_order_id", json_object_new_string(o->client_order_id));
+	json_object_object_add(obj, "customer_id", json_object_new_int64(o->merchant_id));
+	json_object_object_add(obj, "status", json_object_new_string(order_status_code(o->status)));
+	json_object_object_add(obj, "amount",
+	                       views_decimal(o->amount_fiat, cur ? cur->scale : 2, true));
+	json_object_object_add(obj, "currency", json_object_new_string(o->currency));
+	json_object_object_add(obj, "coin", ctl_string_or_null(o->coin));
+	json_object_object_add(obj, "created_at", json_object_new_int64(o->created_at_ms / 1000));
+	json_object_array_add(arg, obj);
+}
+
+static int
+ctl_order_list_options(struct ctl *ctl, int argc, char **argv, int64_t *customer,
+                       int64_t *limit)
+{
+	static const struct option options[] = {
+		{ "customer", required_argument, NULL, OPT_CUSTOMER },
+		{ "limit", required_argument, NULL, OPT_LIMIT },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt, status = CTL_EXIT_OK;
+
+	while (status == CTL_EXIT_OK &&
+	       (opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (opt == OPT_CUSTOMER)
+			status = ctl_parse_int(ctl, "--customer", optarg, 1, INT64_MAX, customer);
+		else if (opt == OPT_LIMIT)
+			status = ctl_parse_int(ctl, "--limit", optarg, 1, CTL_ORDER_LIMIT_MAX, limit);
+		else
+			return ctl_option_error(ctl, opt, argv);
+	}
+	if (status != CTL_EXIT_OK)
+		return status;
+	return ctl_no_arguments(ctl, argc, argv);
+}
+
+static int
+ctl_order_list(struct ctl *ctl, int argc, char **argv)
+{
+	int64_t customer = 0, limit = CTL_ORDER_LIMIT, total = 0;
+	json_object *rows, *result;
+	enum cp_result rc;
+	int status;
+
+	status = ctl_order_list_options(ctl, argc, argv, &customer, &limit);
+	if (status != CTL_EXIT_OK)
+		return status;
+	if ((status = ctl_open(ctl)) != CTL_EXIT_OK)
+		return status;
+
+	if ((rc = store_begin_read(ctl->gw.store)) != CP_OK)
+		return ctl_fail_store(ctl, "list orders", rc);
+	rows = json_object_new_array();
+	rc = store_order_list(ctl->gw.store, customer, limit, 0, ctl_order_row, rows);
+	if (rc == CP_OK)
+		rc = store_order_count(ctl->gw.store, customer, &total);
+	if (rc == CP_OK)
+		rc = store_commit(ctl->gw.store);
+	else
+		store_rollback(ctl->gw.store);
+	if (rc != CP_OK) {
+		json_object_put(rows);
+		return ctl_fail_store(ctl, "list orders", rc);
+	}
+
+	result = json_object_new_object();
+	json_object_object_add(result, "orders", rows);
+	json_object_object_add(result, "total", json_object_new_int64(total));
+	status = ctl_emit(ctl, result, ctl_print_orders, NULL, false);
+	json_object_put(result);
+	return status;
+}
+
+/*
+ * Read the order (or, with deposit set, the deposit) of a public token and
+ * return its view. Sets *rc to CP_NOT_FOUND when there is none.
+ */
+static json_object *
+ctl_view_by_token(struct ctl *ctl, const char *token, bool deposit, enum cp_result *rc)
+{
+	json_object *view = NULL;
+	struct order o;
+	struct deposit d;
+
+	if ((*rc = store_begin_read(ctl->gw.store)) != CP_OK)
+		return NULL;
+	if (deposit)
+		*rc = store_deposit_find_token(ctl->gw.store, token, &d);
+	else
+		*rc = store_order_find_token(ctl->gw.store, token, &o);
+	if (*rc == CP_OK) {
+		view = deposit ? views_deposit(&ctl->gw, &d) : views_order(&ctl->gw, &o, true);
+		*rc = view != NULL ? CP_OK : CP_ERROR;
+	}
+	if (*rc == CP_OK)
+		*rc = store_commit(ctl->gw.store);
+	else
+		store_rollback(ctl->gw.store);
+	if (*rc != CP_OK) {
+		json_object_put(view);
+		view = NULL;
+	}
+	return view;
+}
+
+static int
+ctl_order_show(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *token;
+	json_object *view, *result;
+	enum cp_result rc;
+	int opt, status;
+
+	if ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1)
+		return ctl_option_error(ctl, opt, argv);
+	if (optind >= argc)
+		return ctl_usage_error(ctl, "missing the order token");
+	token = argv[optind++];
+	if ((status = ctl_no_arguments(ctl, argc, argv)) != CTL_EXIT_OK ||
+	    (status = ctl_open(ctl)) != CTL_EXIT_OK)
+		return status;
+
+	view = ctl_view_by_token(ctl, token, false, &rc);
+	if (rc == CP_NOT_FOUND)
+		return ctl_fail(ctl, "no order with token \"%.64s\"; run citypayctl order list",
+		                token);
+	if (view == NULL)
+		return ctl_fail_store(ctl, "read the order", rc);
+
+	result = json_object_new_object();
+	json_object_object_add(result, "order", view);
+	status = ctl_emit(ctl, result, ctl_print_record, NULL, false);
+	json_object_put(result);
+	return status;
+}
+
+/* sandbox */
+
+static json_object *
+ctl_tx_json(const struct chain_tx *tx)
+{
+	const struct money_coin *coin = money_coin_find(tx->coin);
+	json_object *obj = json_object_new_object();
+
+	json_object_object_add(obj, "hash", json_object_new_string(tx->hash));
+	json_object_object_add(obj, "coin", json_object_new_string(tx->coin));
+	json_object_object_add(obj, "amount", coin ? views_decimal(tx->amount, coin->scale, false)
+	                                           : NULL);
+	json_object_object_add(obj, "address", json_object_new_string(tx->address));
+	return obj;
+}
+
+struct ctl_pay_args {
+	const char *order;
+	const char *deposit;
+	const char *coin;
+	const char *amount;
+};
+
+static int
+ctl_sandbox_pay_options(struct ctl *ctl, int argc, char **argv, struct ctl_pay_args *args)
+{
+	static const struct option options[] = {
+		{ "order", required_argument, NULL, OPT_ORDER },
+		{ "deposit", required_argument, NULL, OPT_DEPOSIT },
+		{ "coin", required_argument, NULL, OPT_COIN },
+		{ "amount", required_argument, NULL, OPT_AMOUNT },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_ORDER: args->order = optarg; break;
+		case OPT_DEPOSIT: args->deposit = optarg; break;
+		case OPT_COIN: args->coin = optarg; break;
+		case OPT_AMOUNT: args->amount = optarg; break;
+		default:
+			return ctl_option_error(ctl, opt, argv);
+		}
+	}
+	if ((args->order == NULL) == (args->deposit == NULL))
+		return ctl_usage_error(ctl, "give exactly one of --order TOKEN and --deposit TOKEN");
+	return ctl_no_arguments(ctl, argc, argv);
+}
+
+/* Reject sandbox commands while the sandbox is disabled, as the daemon's API does. */
+static int
+ctl_check_sandbox(const struct ctl *ctl)
+{
+	if (!ctl->cfg.sandbox_enabled)
+		return ctl_fail(ctl, "the sandbox is disabled; set CITYPAY_SANDBOX=1 to use it");
+	return CTL_EXIT_OK;
+}
+
+static int
+ctl_sandbox_pay(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_pay_args args = { 0 };
+	struct field_errors errs = { .count = 0 };
+	struct chain_tx tx;
+	json_object *view, *result;
+	const char *token;
+	enum cp_result rc;
+	int status;
+
+	if ((status = ctl_sandbox_pay_options(ctl, argc, argv, &args)) != CTL_EXIT_OK)
+		return status;
+	if ((status = ctl_check_sandbox(ctl)) != CTL_EXIT_OK ||
+	    (status = ctl_open(ctl)) != CTL_EXIT_OK)
+		return status;
+	token = args.order ? args.order : args.deposit;
+
+	/* sandbox_pay() takes either kind of token, so check the kind first. */
+	view = ctl_view_by_token(ctl, token, args.deposit != NULL, &rc);
+	json_object_put(view);
+	if (rc == CP_OK)
+		rc = sandbox_pay(&ctl->gw, token, args.coin, args.amount, &tx, &errs);
+	if (rc == CP_INVALID)
+		return ctl_fail_fields(ctl, &errs);
+	if (rc == CP_NOT_FOUND)
+		return ctl_fail(ctl, "no sandbox %s with token \"%.64s\"",
+		                args.order ? "order" : "deposit", token);
+	if (rc != CP_OK)
+		return ctl_fail_store(ctl, "send the sandbox transaction", rc);
+
+	view = ctl_view_by_token(ctl, token, args.deposit != NULL, &rc);
+	if (view == NULL)
+		return ctl_fail_store(ctl, "read the paid order", rc);
+	result = json_object_new_object();
+	json_object_object_add(result, "transaction", ctl_tx_json(&tx));
+	json_object_object_add(result, args.order ? "order" : "deposit", view);
+	status = ctl_emit(ctl, result, ctl_print_record, NULL, false);
+	json_object_put(result);
+	return status;
+}
+
+static int
+ctl_sandbox_mine(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "blocks", required_argument, NULL, OPT_BLOCKS },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int64_t blocks = 1, height = 0;
+	json_object *result;
+	enum cp_result rc;
+	int opt, status = CTL_EXIT_OK;
+
+	while (status == CTL_EXIT_OK &&
+	       (opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (opt != OPT_BLOCKS)
+			return ctl_option_error(ctl, opt, argv);
+		status = ctl_parse_int(ctl, "--blocks", optarg, 1, SANDBOX_MINE_MAX, &blocks);
+	}
+	if (status != CTL_EXIT_OK ||
+	    (status = ctl_no_arguments(ctl, argc, argv)) != CTL_EXIT_OK ||
+	    (status = ctl_check_sandbox(ctl)) != CTL_EXIT_OK ||
+	    (status = ctl_open(ctl)) != CTL_EXIT_OK)
+		return status;
+
+	if ((rc = sandbox_mine(&ctl->gw, (int)blocks, &height)) != CP_OK)
+		return ctl_fail_store(ctl, "mine sandbox blocks", rc);
+	result = json_object_new_object();
+	json_object_object_add(result, "height", json_object_new_int64(height));
+	status = ctl_emit(ctl, result, ctl_print_record, NULL, false);
+	json_object_put(result);
+	return status;
+}
+
+/* Command line */
+
+static const struct ctl_command ctl_commands[] = {
+	{ "init", NULL, "", ctl_init },
+	{ "merchant", "add", "--company NAME --email EMAIL [--currency CODE]", ctl_merchant_add },
+	{ "merchant", "list", "", ctl_merchant_list },
+	{ "token", "add", "--customer ID --name NAME --type TYPE [--currency CODE] --ip CIDR..."
+	  " --callback URL... [--success-url URL] [--cancel-url URL] --expires SECONDS"
+	  " [--mode live|sandbox]", ctl_token_add },
+	{ "token", "list", "--customer ID", ctl_token_list },
+	{ "token", "revoke", "--customer ID --name NAME", ctl_token_revoke },
+	{ "order", "list", "[--customer ID] [--limit N]", ctl_order_list },
+	{ "order", "show", "TOKEN", ctl_order_show },
+	{ "sandbox", "pay", "(--order TOKEN | --deposit TOKEN) [--coin COIN] [--amount AMOUNT]",
+	  ctl_sandbox_pay },
+	{ "sandbox", "mine", "[--blocks N]", ctl_sandbox_mine },
+};
+
+#define CTL_COMMAND_COUNT (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
+
+/* Find the command named by the first one or two words, and count them in *words_used. */
+static const struct ctl_command *
+ctl_find_command(int argc, char **argv, int *words_used)
+{
+	for (size_t i = 0; i < CTL_COMMAND_COUNT; i++) {
+		const struct ctl_command *cmd = &ctl_commands[i];
+
+		if (strcmp(argv[0], cmd->group) != 0)
+			continue;
+		if (cmd->action == NULL) {
+			*words_used = 1;
+			return cmd;
+		}
+		if (argc > 1 && strcmp(argv[1], cmd->action) == 0) {
+			*words_used = 2;
+			return cmd;
+		}
+	}
+	return NULL;
+}
+
+/* Explain which command words are valid after an unknown or missing one. */
+static int
+ctl_unknown_command(const struct ctl *ctl, int argc, char **argv)
+{
+	char actions[128] = "";
+	size_t used = 0;
+
+	for (size_t i = 0; i < CTL_COMMAND_COUNT; i++) {
+		if (strcmp(argv[0], ctl_commands[i].group) != 0 || ctl_commands[i].action == NULL)
+			continue;
+		used += (size_t)snprintf(actions + used, sizeof(actions) - used, "%s%s",
+		                         used ? ", " : "", ctl_commands[i].action);
+		if (used >= sizeof(actions))
+			break;
+	}
+	if (actions[0] == '\0')
+		return ctl_usage_error(ctl, "unknown command \"%.40s\"; the commands are init,"
+		                       " merchant, token, order and sandbox", argv[0]);
+	if (argc < 2)
+		return ctl_usage_error(ctl, "%s needs a subcommand: %s", argv[0], actions);
+	return ctl_usage_error(ctl, "unknown subcommand \"%.40s\" of %s; use one of: %s",
+	                       argv[1], argv[0], actions);
+}
+
+/* Parse the global options, load the settings and run the command. */
+static int
+ctl_run(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "db", required_argument, NULL, OPT_DB },
+		{ "key-file", required_argument, NULL, OPT_KEY_FILE },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *db = NULL, *key_file = NULL;
+	const struct ctl_command *cmd;
+	int opt, words = 0, status;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
+		if (opt == OPT_DB) {
+			db = optarg;
+		} else if (opt == OPT_KEY_FILE) {
+			key_file = optarg;
+		} else if (opt == OPT_JSON) {
+			ctl->json = true;
+		} else if (opt == 'h') {
+			fputs(ctl_help, stdout);
+			return CTL_EXIT_OK;
+		} else if (opt == ':') {
+			return ctl_usage_error(ctl, "option %s needs a value", argv[optind - 1]);
+		} else {
+			return ctl_usage_error(ctl, "unknown global option %s; global options are"
+			                       " --db, --key-file, --json and --help", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage_error(ctl, "missing command");
+
+	cmd = ctl_find_command(argc - optind, argv + optind, &words);
+	if (cmd == NULL)
+		return ctl_unknown_command(ctl, argc - optind, argv + optind);
+	ctl->command = cmd;
+	if ((status = ctl_configure(ctl, db, key_file)) != CTL_EXIT_OK)
+		return status;
+
+	/* The command's options start after its last word, which is its argv[0]. */
+	argc -= optind + words - 1;
+	argv += optind + words - 1;
+	optind = 0;
+	status = cmd->run(ctl, argc, argv);
+	return status == CTL_HELP_SHOWN ? CTL_EXIT_OK : status;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctl ctl = { .json = false };
+	int status;
+
+	log_set_level(LOG_WARN);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "citypayctl: libsodium failed to initialise\n");
+		return CTL_EXIT_FAILURE;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "citypayctl: libcurl failed to initialise\n");
+		return CTL_EXIT_FAILURE;
+	}
+
+	status = ctl_run(&ctl, argc, argv);
+
+	store_close(ctl.gw.store);
+	ctl.gw.store = NULL;
+	keys_wipe(&ctl.gw.keys);
+	curl_global_cleanup();
+	return status;
+}
