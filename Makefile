@@ -4,6 +4,7 @@
 BUILD      ?= build
 TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc)
+MAKEFLAGS  += --no-print-directory
 CITYPAY_DB ?= citypay.db
 LISTEN     ?= 127.0.0.1:8080
 

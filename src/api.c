@@ -460,8 +460,10 @@ api_dispatch(struct http_request *r)
 			                       "too many requests from this address; retry later");
 		return route->handler(r);
 	}
-	if (path_match != NULL)
+	if (path_match != NULL) {
+		r->allow = strcmp(path_match->method, "GET") == 0 ? "GET, HEAD" : path_match->method;
 		return http_send_error(r, 405, "MethodNotAllowed", NULL, "this path does not"
 		                       " accept this HTTP method");
+	}
 	return http_send_error(r, 404, "PageNotFound", NULL, "no such path");
 }

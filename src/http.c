@@ -9,6 +9,7 @@
 #include "log.h"
 
 #define HTTP_POST_BUFFER 4096
+#define HTTP_DISCARD_MAX (1024 * 1024) /* bytes of an oversized body read and dropped */
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -45,6 +46,8 @@ http_add_common_headers(struct http_request *r, struct MHD_Response *resp,
 	MHD_add_response_header(resp, "X-Request-Id", r->id);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	if (r->allow != NULL)
+		MHD_add_response_header(resp, "Allow", r->allow);
 	if (r->retry_after_s > 0) {
 		char seconds[24];
 		snprintf(seconds, sizeof(seconds), "%lld", (long long)r->retry_after_s);
@@ -329,6 +332,7 @@ http_take_upload(struct http_request *r, const char *data, size_t size)
 
 	if (r->body_too_large || r->body_len + size > max) {
 		r->body_too_large = true;
+		r->discarded += size;
 		return;
 	}
 	grown = realloc(r->body, r->body_len + size + 1);
@@ -367,7 +371,11 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 	if (*upload_data_size > 0) {
 		http_take_upload(r, upload_data, *upload_data_size);
 		*upload_data_size = 0;
-		if (r->body_too_large)
+		/* A body somewhat over the limit is read and dropped, so that a
+		 * client still sending it can read the 413 instead of a reset
+		 * connection. Past HTTP_DISCARD_MAX the answer goes out at once
+		 * and the connection closes. */
+		if (r->body_too_large && r->discarded > HTTP_DISCARD_MAX)
 			return http_send_too_large(r) == MHD_YES ? MHD_YES : MHD_NO;
 		return MHD_YES;
 	}

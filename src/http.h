@@ -32,9 +32,11 @@ struct http_request {
 	char *body;
 	size_t body_len;
 	bool body_too_large;
+	size_t discarded;           /* bytes of an oversized body dropped */
 	bool responded;
 	int status;
 	int64_t retry_after_s;      /* sent as Retry-After when nonzero */
+	const char *allow;          /* sent as Allow when not NULL (405) */
 	int64_t started_us;
 	struct params params;
 };
