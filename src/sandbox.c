@@ -193,8 +193,10 @@ sandbox_pay(struct gateway *gw, const char *token, const char *coin, const char 
 }
 
 struct sandbox_mine_walk {
-	struct chain_tx txs[256];
-	int count;
+	struct chain_tx *txs;
+	size_t count;
+	size_t capacity;
+	bool failed;
 };
 
 static void
@@ -202,8 +204,18 @@ sandbox_collect(const struct chain_tx *tx, void *arg)
 {
 	struct sandbox_mine_walk *w = arg;
 
-	if (w->count < (int)(sizeof(w->txs) / sizeof(w->txs[0])))
-		w->txs[w->count++] = *tx;
+	if (w->count == w->capacity) {
+		size_t capacity = w->capacity ? w->capacity * 2 : 64;
+		struct chain_tx *grown = realloc(w->txs, capacity * sizeof(*grown));
+
+		if (grown == NULL) {
+			w->failed = true;
+			return;
+		}
+		w->txs = grown;
+		w->capacity = capacity;
+	}
+	w->txs[w->count++] = *tx;
 }
 
 /* Give tx its confirmations at height; report when it just became confirmed. */
@@ -234,34 +246,32 @@ sandbox_confirm(struct gateway *gw, struct chain_tx *tx, int64_t old_height, int
 enum cp_result
 sandbox_mine(struct gateway *gw, int blocks, int64_t *height)
 {
-	struct sandbox_mine_walk *walk = NULL;
+	struct sandbox_mine_walk walk = { NULL, 0, 0, false };
 	int64_t old_height = 0;
 	enum cp_result rc;
 
 	if (blocks < 1 || blocks > SANDBOX_MINE_MAX)
 		return CP_INVALID;
-	walk = calloc(1, sizeof(*walk));
-	if (walk == NULL)
-		return CP_ERROR;
 	if ((rc = store_begin(gw->store)) != CP_OK)
-		goto out;
+		return rc;
 	rc = store_chain_height(gw->store, SANDBOX_CHAIN, &old_height);
 	*height = old_height + blocks;
 	if (rc == CP_OK)
 		rc = store_chain_set_height(gw->store, SANDBOX_CHAIN, *height);
 	if (rc == CP_OK)
-		rc = store_tx_list_unconfirmed(gw->store, sandbox_collect, walk);
-	for (int i = 0; rc == CP_OK && i < walk->count; i++)
-		rc = sandbox_confirm(gw, &walk->txs[i], old_height, *height);
+		rc = store_tx_list_unconfirmed(gw->store, sandbox_collect, &walk);
+	if (rc == CP_OK && walk.failed)
+		rc = CP_ERROR;
+	for (size_t i = 0; rc == CP_OK && i < walk.count; i++)
+		rc = sandbox_confirm(gw, &walk.txs[i], old_height, *height);
+	free(walk.txs);
 	if (rc != CP_OK) {
 		store_rollback(gw->store);
-		goto out;
+		return rc;
 	}
 	if ((rc = store_commit(gw->store)) == CP_OK) {
 		log_info("sandbox blocks mined", "blocks", log_int(blocks), "height", log_int(*height), NULL);
 		gateway_events_written(gw);
 	}
-out:
-	free(walk);
 	return rc;
 }

@@ -129,6 +129,9 @@ static const char migration_1[] =
 	" body TEXT NOT NULL,"              /* fixed at creation, sent verbatim */
 	" created_at INTEGER NOT NULL);"
 
+	"CREATE INDEX callback_events_order ON callback_events(order_id, sequence);"
+	"CREATE INDEX callback_events_deposit ON callback_events(deposit_id, sequence);"
+
 	"CREATE TABLE callback_deliveries ("
 	" id INTEGER PRIMARY KEY,"
 	" event_id INTEGER NOT NULL REFERENCES callback_events(id),"

@@ -13,10 +13,9 @@
 
 /*
  * Due pending deliveries, oldest first, without those that have an earlier
- * event of the same order or deposit still pending to the same URL.
- * NOTE: the NOT EXISTS probe walks the pending deliveries of that URL, so a
- * large backlog makes each claim slower. Indexes on callback_events
- * (order_id, sequence) and (deposit_id, sequence) would bound it.
+ * event of the same order or deposit still pending to the same URL. Each
+ * probe walks only that order's or deposit's earlier events, through the
+ * (order_id, sequence) and (deposit_id, sequence) indexes.
  */
 static const char sql_claim_select[] =
 	"SELECT d.id, e.event_id, e.token_id, d.url, d.attempts, e.created_at,"
@@ -24,12 +23,15 @@ static const char sql_claim_select[] =
 	" FROM callback_deliveries d JOIN callback_events e ON e.id = d.event_id"
 	" WHERE d.state = 'pending' AND d.next_attempt_at <= ?1"
 	" AND NOT EXISTS ("
-	"  SELECT 1 FROM callback_deliveries d2"
-	"  JOIN callback_events e2 ON e2.id = d2.event_id"
-	"  WHERE d2.state = 'pending' AND d2.url = d.url"
-	"  AND e2.sequence < e.sequence"
-	"  AND ((e.order_id IS NOT NULL AND e2.order_id = e.order_id)"
-	"   OR (e.deposit_id IS NOT NULL AND e2.deposit_id = e.deposit_id)))"
+	"  SELECT 1 FROM callback_events e2"
+	"  JOIN callback_deliveries d2 ON d2.event_id = e2.id"
+	"  WHERE e2.order_id = e.order_id AND e2.sequence < e.sequence"
+	"  AND d2.url = d.url AND d2.state = 'pending')"
+	" AND NOT EXISTS ("
+	"  SELECT 1 FROM callback_events e2"
+	"  JOIN callback_deliveries d2 ON d2.event_id = e2.id"
+	"  WHERE e2.deposit_id = e.deposit_id AND e2.sequence < e.sequence"
+	"  AND d2.url = d.url AND d2.state = 'pending')"
 	" ORDER BY d.next_attempt_at, d.id LIMIT ?2";
 
 static const char sql_claim_lease[] =

@@ -91,6 +91,13 @@ tokens_check_expiry(const struct gateway *gw, const char *text, struct access_to
 		field_errors_add(errs, "expires_at", "expires_at must be a Unix time in seconds");
 		return;
 	}
+	/* 253402300799 is 9999-12-31 23:59:59 UTC, the last second that every
+	 * date formatter here can print. */
+	if (v > 253402300799LL) {
+		field_errors_add(errs, "expires_at", "expires_at %lld is too far in the future;"
+		                 " use a Unix time in seconds before the year 10000", v);
+		return;
+	}
 	if (v <= now) {
 		field_errors_add(errs, "expires_at", "expires_at %lld is not in the future"
 		                 " (now is %lld)", v, (long long)now);

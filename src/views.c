@@ -33,7 +33,10 @@ views_format_time(int64_t ms, bool seconds, char *buf, size_t len)
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
 
-	gmtime_r(&t, &tm);
+	if (gmtime_r(&t, &tm) == NULL) {
+		snprintf(buf, len, "-");
+		return;
+	}
 	strftime(buf, len, seconds ? "%Y-%m-%d %H:%M:%S" : "%Y-%m-%d %H:%M", &tm);
 }
 
@@ -182,7 +185,19 @@ views_order(struct gateway *gw, const struct order *o, bool include_private)
 	if (include_private) {
 		json_object_object_add(data, "email", views_string_or_null(o->email));
 		json_object_object_add(data, "description", views_string_or_null(o->description));
-		json_object_object_add(data, "callbackUrls", json_object_new_string(t.callback_urls));
+		json_object *list = json_object_new_array();
+		char url[CP_URL_MAX + 1];
+
+		for (const char *p = t.callback_urls; *p != '\0';) {
+			size_t n = strcspn(p, "\n");
+			if (n > 0 && n < sizeof(url)) {
+				memcpy(url, p, n);
+				url[n] = '\0';
+				json_object_array_add(list, json_object_new_string(url));
+			}
+			p += n + (p[n] == '\n');
+		}
+		json_object_object_add(data, "callbackUrls", list);
 	}
 	return data;
 }
