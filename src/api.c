@@ -368,7 +368,7 @@ api_sandbox_mine(struct http_request *r)
 
 /*
  * A callback receiver for demos and local development: it logs each
- * callback it is sent and answers 200, so a sandbox token can point its
+ * callback it receives and returns 200, so a sandbox token can point its
  * callback URL at the gateway itself.
  */
 static int

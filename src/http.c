@@ -354,7 +354,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 	struct http_request *r = *req_cls;
 	int ok;
 
-	/* The first call only sets up: answering here would make
+	/* The first call only sets up: queueing a response here would make
 	 * libmicrohttpd 0.9.75 close the connection instead of keeping it. */
 	if (r == NULL) {
 		r = http_request_new(cls, conn, method, url);
@@ -373,7 +373,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		*upload_data_size = 0;
 		/* A body somewhat over the limit is read and dropped, so that a
 		 * client still sending it can read the 413 instead of a reset
-		 * connection. Past HTTP_DISCARD_MAX the answer goes out at once
+		 * connection. Past HTTP_DISCARD_MAX the 413 is sent at once
 		 * and the connection closes. */
 		if (r->body_too_large && r->discarded > HTTP_DISCARD_MAX)
 			return http_send_too_large(r) == MHD_YES ? MHD_YES : MHD_NO;

@@ -104,7 +104,7 @@ store_open(const char *path, char *err, size_t errlen)
 	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
 
 	/* WAL lets readers run beside the writer; FULL syncs the WAL on every
-	 * commit, so an answered request survives a power cut. */
+	 * commit, so a request that got a success response survives a power cut. */
 	if (store_exec_sql(st, "PRAGMA journal_mode=WAL") != 0 ||
 	    store_exec_sql(st, "PRAGMA synchronous=FULL") != 0 ||
 	    store_exec_sql(st, "PRAGMA foreign_keys=ON") != 0) {
