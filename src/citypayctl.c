@@ -27,6 +27,7 @@
 #include "gateway.h"
 #include "keys.h"
 #include "log.h"
+#include "merchants.h"
 #include "money.h"
 #include "result.h"
 #include "sandbox.h"
@@ -76,6 +77,11 @@ enum ctl_option {
 	OPT_COIN,
 	OPT_AMOUNT,
 	OPT_BLOCKS,
+	OPT_COINS,
+	OPT_TOLERANCE_UNDER,
+	OPT_TOLERANCE_OVER,
+	OPT_ORDER_EXPIRY,
+	OPT_AUTO_EXCHANGE,
 };
 
 struct ctl;
@@ -878,6 +884,64 @@ ctl_merchant_add(struct ctl *ctl, int argc, char **argv)
 	return status;
 }
 
+static int
+ctl_merchant_set(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "customer", required_argument, NULL, OPT_CUSTOMER },
+		{ "coins", required_argument, NULL, OPT_COINS },
+		{ "currency", required_argument, NULL, OPT_CURRENCY },
+		{ "tolerance-under", required_argument, NULL, OPT_TOLERANCE_UNDER },
+		{ "tolerance-over", required_argument, NULL, OPT_TOLERANCE_OVER },
+		{ "order-expiry-minutes", required_argument, NULL, OPT_ORDER_EXPIRY },
+		{ "auto-exchange", required_argument, NULL, OPT_AUTO_EXCHANGE },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct merchant_settings in = { NULL };
+	struct field_errors errs = { .count = 0 };
+	const char *customer = NULL;
+	struct merchant m;
+	int64_t id = 0;
+	enum cp_result rc;
+	json_object *result;
+	int opt, status;
+
+	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_CUSTOMER: customer = optarg; break;
+		case OPT_COINS: in.enabled_coins = optarg; break;
+		case OPT_CURRENCY: in.default_currency = optarg; break;
+		case OPT_TOLERANCE_UNDER: in.tolerance_under_pct = optarg; break;
+		case OPT_TOLERANCE_OVER: in.tolerance_over_pct = optarg; break;
+		case OPT_ORDER_EXPIRY: in.order_expiry_minutes = optarg; break;
+		case OPT_AUTO_EXCHANGE: in.auto_exchange = optarg; break;
+		default: return ctl_option_error(ctl, opt, argv);
+		}
+	}
+	if ((status = ctl_no_arguments(ctl, argc, argv)) != CTL_EXIT_OK)
+		return status;
+	if (customer == NULL)
+		return ctl_usage_error(ctl, "missing --customer");
+	if ((status = ctl_parse_int(ctl, "--customer", customer, 1, INT64_MAX, &id)) != CTL_EXIT_OK ||
+	    (status = ctl_open(ctl)) != CTL_EXIT_OK)
+		return status;
+
+	rc = merchants_update(&ctl->gw, id, &in, &m, &errs);
+	if (rc == CP_INVALID)
+		return ctl_fail_fields(ctl, &errs);
+	if (rc == CP_NOT_FOUND)
+		return ctl_fail(ctl, "no merchant has customer ID %lld; run citypayctl merchant list",
+		                (long long)id);
+	if (rc != CP_OK)
+		return ctl_fail_store(ctl, "change the merchant settings", rc);
+
+	result = ctl_merchant_json(&m);
+	status = ctl_emit(ctl, result, ctl_print_record, NULL, false);
+	json_object_put(result);
+	return status;
+}
+
 static void
 ctl_merchant_row(const struct merchant *m, void *arg)
 {
@@ -1532,6 +1596,9 @@ static const struct ctl_command ctl_commands[] = {
 	{ "init", NULL, "", ctl_init },
 	{ "merchant", "add", "--company NAME --email EMAIL [--currency CODE]", ctl_merchant_add },
 	{ "merchant", "list", "", ctl_merchant_list },
+	{ "merchant", "set", "--customer ID [--coins BTC,ETH,...] [--currency CODE]"
+	  " [--tolerance-under PERCENT] [--tolerance-over PERCENT]"
+	  " [--order-expiry-minutes MINUTES] [--auto-exchange on|off]", ctl_merchant_set },
 	{ "token", "add", "--customer ID --name NAME --type TYPE [--currency CODE] --ip CIDR..."
 	  " --callback URL... [--success-url URL] [--cancel-url URL] --expires SECONDS"
 	  " [--mode live|sandbox]", ctl_token_add },

@@ -142,6 +142,8 @@ void store_rollback(struct store *st);
 /* Merchants */
 enum cp_result store_merchant_insert(struct store *st, struct merchant *m);
 enum cp_result store_merchant_get(struct store *st, int64_t id, struct merchant *m);
+/* Write the settings columns of m (not company, e-mail or creation time). */
+enum cp_result store_merchant_update(struct store *st, const struct merchant *m);
 typedef void (*store_merchant_fn)(const struct merchant *m, void *arg);
 enum cp_result store_merchant_list(struct store *st, store_merchant_fn fn, void *arg);
 

@@ -58,6 +58,23 @@ store_merchant_get(struct store *st, int64_t id, struct merchant *m)
 }
 
 enum cp_result
+store_merchant_update(struct store *st, const struct merchant *m)
+{
+	static const char sql[] =
+		"UPDATE merchants SET default_currency = ?, enabled_coins = ?,"
+		" tolerance_under_pct = ?, tolerance_over_pct = ?, order_expiry_minutes = ?,"
+		" auto_exchange = ? WHERE id = ?";
+	enum cp_result rc = store_exec_stmt(st, store_stmt(st, sql, "ttiiiii",
+		m->default_currency, m->enabled_coins, (int64_t)m->tolerance_under_pct,
+		(int64_t)m->tolerance_over_pct, (int64_t)m->order_expiry_minutes,
+		(int64_t)m->auto_exchange, m->id));
+
+	if (rc == CP_OK && sqlite3_changes(st->db) == 0)
+		return CP_NOT_FOUND;
+	return rc;
+}
+
+enum cp_result
 store_merchant_list(struct store *st, store_merchant_fn fn, void *arg)
 {
 	static const char sql[] = "SELECT " MERCHANT_COLUMNS " FROM merchants ORDER BY id";
