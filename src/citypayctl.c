@@ -1716,6 +1716,9 @@ main(int argc, char **argv)
 	int status;
 
 	log_set_level(LOG_WARN);
+	/* The database holds buyers' e-mail addresses: keep it and its WAL
+	 * files private to the operator's account. */
+	umask(077);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "citypayctl: libsodium failed to initialise\n");
 		return CTL_EXIT_FAILURE;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 #include "keys.h"
@@ -14,6 +15,7 @@ config_defaults(struct config *cfg)
 	snprintf(cfg->db_path, sizeof(cfg->db_path), "citypay.db");
 	cfg->body_max = CP_BODY_MAX;
 	cfg->http_threads = CP_HTTP_THREADS;
+	cfg->connections_per_address = CP_CONNECTIONS_PER_ADDRESS;
 	cfg->sandbox_enabled = true;
 	cfg->callback_timeout_ms = CP_CALLBACK_TIMEOUT_MS;
 	cfg->callback_retry_base_s = 10;
@@ -100,6 +102,8 @@ struct config_int_key {
 
 static const struct config_int_key config_int_keys[] = {
 	{ "server.threads", offsetof(struct config, http_threads), 1, 256 },
+	{ "server.connections_per_address", offsetof(struct config, connections_per_address),
+	  0, CP_CONNECTIONS_MAX },
 	{ "callbacks.timeout_ms", offsetof(struct config, callback_timeout_ms), 100, 600000 },
 	{ "callbacks.retry_base_s", offsetof(struct config, callback_retry_base_s), 1, 86400 },
 	{ "callbacks.retry_cap_s", offsetof(struct config, callback_retry_cap_s), 1, 86400 },
@@ -131,6 +135,15 @@ config_set(struct config *cfg, const char *key, const char *value, char *err, si
 		return config_set_string(cfg->public_url, sizeof(cfg->public_url), key, value, err, errlen);
 	if (strcmp(key, "server.trusted_proxies") == 0)
 		return config_set_trusted(cfg, value, err, errlen);
+	if (strcmp(key, "server.forwarded_header") == 0) {
+		if (strcasecmp(value, "x-forwarded-for") != 0 && strcasecmp(value, "forwarded") != 0) {
+			snprintf(err, errlen, "%s must be X-Forwarded-For or Forwarded, got \"%.40s\"",
+			         key, value);
+			return -1;
+		}
+		cfg->forwarded_rfc7239 = strcasecmp(value, "forwarded") == 0;
+		return 0;
+	}
 	if (strcmp(key, "store.db") == 0)
 		return config_set_string(cfg->db_path, sizeof(cfg->db_path), key, value, err, errlen);
 	if (strcmp(key, "store.key_file") == 0)
@@ -222,6 +235,7 @@ static const struct {
 	{ "CITYPAY_LISTEN", "server.listen" },
 	{ "CITYPAY_PUBLIC_URL", "server.public_url" },
 	{ "CITYPAY_TRUSTED_PROXIES", "server.trusted_proxies" },
+	{ "CITYPAY_FORWARDED_HEADER", "server.forwarded_header" },
 	{ "CITYPAY_DB", "store.db" },
 	{ "CITYPAY_KEY_FILE", "store.key_file" },
 	{ "CITYPAY_SANDBOX", "sandbox.enabled" },

@@ -22,8 +22,10 @@ struct config {
 	char public_url[CP_URL_MAX + 1]; /* base of payment_url, no trailing slash */
 	struct ipnet trusted_proxies[CONFIG_TRUSTED_MAX];
 	size_t trusted_proxy_count;
+	bool forwarded_rfc7239;        /* read Forwarded instead of X-Forwarded-For */
 	size_t body_max;               /* bytes */
 	int http_threads;
+	int connections_per_address;   /* open connections per peer; 0 is no limit */
 	bool sandbox_enabled;
 	int callback_timeout_ms;
 	int callback_retry_base_s;

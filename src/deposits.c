@@ -24,7 +24,7 @@ deposits_check_input(const struct deposit_input *in, const struct access_token *
 		                 " this deposit");
 	else if (!validate_text(in->deposit_id, CP_ORDER_ID_MAX))
 		field_errors_add(errs, "deposit_id", "deposit_id must be at most %d characters of"
-		                 " text", CP_ORDER_ID_MAX);
+		                 " text without line breaks or control characters", CP_ORDER_ID_MAX);
 	else
 		snprintf(d->client_deposit_id, sizeof(d->client_deposit_id), "%s", in->deposit_id);
 

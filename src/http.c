@@ -3,12 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "http.h"
 #include "log.h"
 
 #define HTTP_POST_BUFFER 4096
+#define HTTP_FORWARDED_MAX (8 * 1024) /* bytes of all forwarding header lines */
 #define HTTP_DISCARD_MAX (1024 * 1024) /* bytes of an oversized body read and dropped */
 
 struct http_server {
@@ -251,8 +253,18 @@ http_parse_body(struct http_request *r)
 		return 0;
 	if (type != NULL && http_type_is(type, "application/json")) {
 		rc = params_parse_json(&r->params, r->body ? r->body : "", r->body_len);
-	} else if (type != NULL && (http_type_is(type, MHD_HTTP_POST_ENCODING_FORM_URLENCODED) ||
-	                            http_type_is(type, MHD_HTTP_POST_ENCODING_MULTIPART_FORMDATA))) {
+	} else if (type != NULL && http_type_is(type, MHD_HTTP_POST_ENCODING_FORM_URLENCODED)) {
+		/* libmicrohttpd hands names and values on as C strings, so a NUL
+		 * would cut them short silently; such a body is rejected whole. */
+		if (memchr(r->body ? r->body : "", '\0', r->body_len) != NULL ||
+		    (r->body && (strstr(r->body, "%00") != NULL))) {
+			snprintf(r->params.error, sizeof(r->params.error),
+			         "the form body contains a NUL character");
+			rc = -1;
+		} else {
+			rc = http_parse_form(r);
+		}
+	} else if (type != NULL && http_type_is(type, MHD_HTTP_POST_ENCODING_MULTIPART_FORMDATA)) {
 		rc = http_parse_form(r);
 	} else {
 		http_send_error(r, 415, "UnsupportedMediaType", NULL, "the body must be"
@@ -269,6 +281,62 @@ http_parse_body(struct http_request *r)
 	else
 		http_send_error(r, 400, "BadRequest", NULL, r->params.error);
 	return -1;
+}
+
+struct http_header_join {
+	const char *name;
+	char text[HTTP_FORWARDED_MAX];
+	size_t len;
+	bool overflow;
+};
+
+/* Append one line of the wanted header, comma-separated, in arrival order. */
+static enum MHD_Result
+http_join_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct http_header_join *join = cls;
+	size_t n;
+
+	if (key == NULL || value == NULL || strcasecmp(key, join->name) != 0)
+		return MHD_YES;
+	n = strlen(value);
+	if (join->len + n + 3 > sizeof(join->text)) {
+		join->overflow = true;
+		return MHD_NO;
+	}
+	if (join->len > 0) {
+		memcpy(join->text + join->len, ", ", 2);
+		join->len += 2;
+	}
+	memcpy(join->text + join->len, value, n);
+	join->len += n;
+	join->text[join->len] = '\0';
+	return MHD_YES;
+}
+
+/*
+ * Find the client address. Only a trusted proxy's forwarding header is
+ * read, and only the one the operator chose: a client could add the other
+ * header itself. Every line of that header counts (RFC 9110 joins repeated
+ * lines), so a line the client sent cannot hide the one the proxy appended.
+ * A header too long to read whole leaves the proxy as the client.
+ */
+static void
+http_find_client(struct http_request *r, const struct config *cfg)
+{
+	struct http_header_join join = { .len = 0, .overflow = false };
+
+	r->client = r->peer;
+	if (!ipnet_list_contains(cfg->trusted_proxies, cfg->trusted_proxy_count, &r->peer))
+		return;
+	join.name = cfg->forwarded_rfc7239 ? "Forwarded" : "X-Forwarded-For";
+	join.text[0] = '\0';
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, http_join_header, &join);
+	if (join.overflow || join.len == 0)
+		return;
+	ipaddr_client(&r->peer, cfg->forwarded_rfc7239 ? NULL : join.text,
+	              cfg->forwarded_rfc7239 ? join.text : NULL,
+	              cfg->trusted_proxies, cfg->trusted_proxy_count, &r->client);
 }
 
 static struct http_request *
@@ -291,11 +359,7 @@ http_request_new(struct http_server *srv, struct MHD_Connection *conn, const cha
 	if (info == NULL || info->client_addr == NULL ||
 	    ipaddr_from_sockaddr(info->client_addr, &r->peer) != 0)
 		ipaddr_parse("0.0.0.0", &r->peer);
-	ipaddr_client(&r->peer,
-	              MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For"),
-	              MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Forwarded"),
-	              srv->gw->cfg->trusted_proxies, srv->gw->cfg->trusted_proxy_count,
-	              &r->client);
+	http_find_client(r, srv->gw->cfg);
 	ipaddr_format(&r->client, r->client_text, sizeof(r->client_text));
 	return r;
 }
@@ -346,6 +410,30 @@ http_take_upload(struct http_request *r, const char *data, size_t size)
 	r->body[r->body_len] = '\0';
 }
 
+/*
+ * Set up a request on its first handler call. A body declared too large is
+ * answered with 413 now, before libmicrohttpd sends "100 Continue", when the
+ * client waits for that or the body is larger than HTTP_DISCARD_MAX. A
+ * smaller one is read and dropped first, so a client still sending it can
+ * read the 413 instead of a reset connection. Any other request gets its
+ * answer on a later call, because queueing a response on the first call
+ * makes libmicrohttpd 0.9.75 close the connection instead of keeping it.
+ */
+static enum MHD_Result
+http_first_call(struct http_request *r)
+{
+	const char *length = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *expect = http_header(r, MHD_HTTP_HEADER_EXPECT);
+
+	r->body_too_large = http_declared_too_large(r->conn, r->gw->cfg->body_max);
+	if (!r->body_too_large)
+		return MHD_YES;
+	if (expect != NULL || length == NULL ||
+	    strtoull(length, NULL, 10) > HTTP_DISCARD_MAX)
+		return http_send_too_large(r) == MHD_YES ? MHD_YES : MHD_NO;
+	return MHD_YES;
+}
+
 static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
             const char *version, const char *upload_data, size_t *upload_data_size,
@@ -354,15 +442,12 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 	struct http_request *r = *req_cls;
 	int ok;
 
-	/* The first call only sets up: queueing a response here would make
-	 * libmicrohttpd 0.9.75 close the connection instead of keeping it. */
 	if (r == NULL) {
 		r = http_request_new(cls, conn, method, url);
 		if (r == NULL)
 			return MHD_NO;
 		*req_cls = r;
-		r->body_too_large = http_declared_too_large(conn, r->gw->cfg->body_max);
-		return MHD_YES;
+		return http_first_call(r);
 	}
 	if (r->responded) {
 		*upload_data_size = 0;
@@ -371,12 +456,13 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 	if (*upload_data_size > 0) {
 		http_take_upload(r, upload_data, *upload_data_size);
 		*upload_data_size = 0;
-		/* A body somewhat over the limit is read and dropped, so that a
-		 * client still sending it can read the 413 instead of a reset
-		 * connection. Past HTTP_DISCARD_MAX the 413 is sent at once
-		 * and the connection closes. */
-		if (r->body_too_large && r->discarded > HTTP_DISCARD_MAX)
-			return http_send_too_large(r) == MHD_YES ? MHD_YES : MHD_NO;
+		/* An oversized body of unknown length is dropped as it arrives,
+		 * up to HTTP_DISCARD_MAX; past that the connection is closed
+		 * without an answer. */
+		if (r->body_too_large && r->discarded > HTTP_DISCARD_MAX) {
+			log_info("oversized body dropped", "client", r->client_text, NULL);
+			return MHD_NO;
+		}
 		return MHD_YES;
 	}
 	if (r->body_too_large)
@@ -484,6 +570,8 @@ http_start(struct gateway *gw, char *err, size_t errlen)
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)gw->cfg->http_threads,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CP_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CP_CONNECTIONS_MAX,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)gw->cfg->connections_per_address,
 		MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
 		MHD_OPTION_END);
 	if (srv->daemon == NULL) {

@@ -14,6 +14,8 @@
 #define CP_CONNECTION_TIMEOUT_S  30          /* idle or trickling client */
 #define CP_HTTP_THREADS          4           /* libmicrohttpd thread pool */
 #define CP_FORWARDED_MAX         32          /* addresses read from X-Forwarded-For */
+#define CP_CONNECTIONS_MAX       1024        /* open client connections */
+#define CP_CONNECTIONS_PER_ADDRESS 64        /* default per peer address; 0 is no limit */
 
 /* Merchant input */
 #define CP_ORDER_TOKEN_MAX       64  /* characters of order_token and deposit_token */

@@ -57,6 +57,48 @@ log_needs_quotes(const char *value)
 	return false;
 }
 
+static bool
+log_is_token_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_';
+}
+
+/*
+ * Copy value into out with anything that looks like an access token or a
+ * signing secret replaced by its prefix and "[redacted]": such text may
+ * reach a log line through a URL or a field a client sent.
+ */
+static const char *
+log_redact(const char *value, char *out, size_t outlen)
+{
+	static const char *const prefixes[] = { "cp_live_", "cp_test_", "whsec_" };
+	size_t o = 0;
+
+	if (strstr(value, "cp_") == NULL && strstr(value, "whsec_") == NULL)
+		return value;
+	for (const char *p = value; *p && o + 1 < outlen;) {
+		size_t skip = 0;
+
+		for (size_t i = 0; i < 3 && skip == 0; i++) {
+			size_t n = strlen(prefixes[i]);
+			if (strncmp(p, prefixes[i], n) == 0)
+				skip = n;
+		}
+		if (skip == 0) {
+			out[o++] = *p++;
+			continue;
+		}
+		o += (size_t)snprintf(out + o, outlen - o, "%.*s[redacted]", (int)skip, p);
+		if (o >= outlen)
+			o = outlen - 1;
+		for (p += skip; log_is_token_char(*p); p++)
+			;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 /* Append one value, escaping quotes, backslashes and control bytes. */
 static size_t
 log_append_value(char *line, size_t pos, size_t cap, const char *value)
@@ -89,11 +131,13 @@ log_append_value(char *line, size_t pos, size_t cap, const char *value)
 static size_t
 log_append_pair(char *line, size_t pos, size_t cap, const char *key, const char *value)
 {
+	char redacted[LOG_VALUE_MAX + 32];
 	int n = snprintf(line + pos, cap - pos, " %s=", key);
 
 	if (n < 0 || (size_t)n >= cap - pos)
 		return pos;
-	return log_append_value(line, pos + (size_t)n, cap, value ? value : "");
+	value = log_redact(value ? value : "", redacted, sizeof(redacted));
+	return log_append_value(line, pos + (size_t)n, cap, value);
 }
 
 void

@@ -4,7 +4,8 @@
  * Keys and values come in pairs and end with NULL. Values are truncated to
  * LOG_VALUE_MAX bytes and quoted and escaped when needed, so a client cannot
  * forge a line. The request id of the calling thread, when set, is added by
- * the logger. Never pass a token, password or signing secret.
+ * the logger. Never pass a token, password or signing secret; text that
+ * looks like one (cp_live_, cp_test_, whsec_) is redacted all the same.
  */
 #ifndef CITYPAY_LOG_H
 #define CITYPAY_LOG_H

@@ -39,8 +39,8 @@ orders_check_input(const struct order_input *in, const struct access_token *t,
 	if (in->order_id == NULL || in->order_id[0] == '\0')
 		field_errors_add(errs, "order_id", "order_id is missing; send your own order number");
 	else if (!validate_text(in->order_id, CP_ORDER_ID_MAX))
-		field_errors_add(errs, "order_id", "order_id must be at most %d characters of text",
-		                 CP_ORDER_ID_MAX);
+		field_errors_add(errs, "order_id", "order_id must be at most %d characters of"
+		                 " text without line breaks or control characters", CP_ORDER_ID_MAX);
 	else
 		snprintf(o->client_order_id, sizeof(o->client_order_id), "%s", in->order_id);
 
@@ -71,9 +71,10 @@ orders_check_input(const struct order_input *in, const struct access_token *t,
 		field_errors_add(errs, "email", "email is not a valid e-mail address");
 	else if (in->email)
 		snprintf(o->email, sizeof(o->email), "%s", in->email);
-	if (in->description && !validate_text(in->description, CP_DESCRIPTION_MAX))
+	if (in->description && (!validate_multiline_text(in->description, strlen(in->description)) ||
+	                        validate_characters(in->description) > CP_DESCRIPTION_MAX))
 		field_errors_add(errs, "description", "description must be at most %d characters"
-		                 " of text", CP_DESCRIPTION_MAX);
+		                 " of text without control characters", CP_DESCRIPTION_MAX);
 	else if (in->description)
 		snprintf(o->description, sizeof(o->description), "%s", in->description);
 	if (in->lang && (!validate_public_token(in->lang, sizeof(o->lang) - 1) ||

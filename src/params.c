@@ -31,6 +31,14 @@ params_set(struct params *p, const char *name, const char *value, size_t len, bo
 		return -1;
 	}
 	item = params_find(p, name);
+	if (item != NULL && !append) {
+		/* A repeated field could make this gateway read another value
+		 * than a proxy or firewall in front of it, so it is rejected. */
+		snprintf(p->error, sizeof(p->error), "field %.64s is sent more than once;"
+		         " send each field once", name);
+		snprintf(p->error_field, sizeof(p->error_field), "%s", name);
+		return -1;
+	}
 	if (item == NULL) {
 		if (p->count == CP_PARAMS_MAX) {
 			snprintf(p->error, sizeof(p->error), "the body has more than %d fields",
@@ -40,7 +48,7 @@ params_set(struct params *p, const char *name, const char *value, size_t len, bo
 		item = &p->items[p->count++];
 		memset(item, 0, sizeof(*item));
 		item->name = strdup(name);
-	} else if (append) {
+	} else {
 		old = item->value_len;
 	}
 	if (old + len > CP_PARAM_VALUE_MAX) {
@@ -110,6 +118,44 @@ params_add_json_value(struct params *p, const char *name, json_object *v)
 	}
 }
 
+/*
+ * Count the members of the top-level object in JSON text that json-c has
+ * already parsed as valid. json-c keeps the last of repeated names and cuts
+ * a name at an escaped NUL, so comparing this count with the object's
+ * length reveals both; json-c offers no such check itself.
+ */
+static size_t
+params_json_member_count(const char *body, size_t len)
+{
+	size_t members = 0;
+	int depth = 0;
+	bool in_string = false, empty = true;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = body[i];
+
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		if (c == '"') {
+			in_string = true;
+			if (depth == 1 && empty)
+				empty = false;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			depth--;
+		} else if (c == ',' && depth == 1) {
+			members++;
+		}
+	}
+	return empty ? 0 : members + 1;
+}
+
 int
 params_parse_json(struct params *p, const char *body, size_t len)
 {
@@ -121,6 +167,8 @@ params_parse_json(struct params *p, const char *body, size_t len)
 		snprintf(p->error, sizeof(p->error), "out of memory");
 		return -1;
 	}
+	/* Strict mode rejects comments and trailing commas. */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	root = json_tokener_parse_ex(tok, body, (int)len);
 	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
 	    tok->char_offset != (int)len) {
@@ -133,6 +181,11 @@ params_parse_json(struct params *p, const char *body, size_t len)
 	}
 	if (!json_object_is_type(root, json_type_object)) {
 		snprintf(p->error, sizeof(p->error), "the JSON body must be an object of fields");
+		goto out;
+	}
+	if (params_json_member_count(body, len) != (size_t)json_object_object_length(root)) {
+		snprintf(p->error, sizeof(p->error), "the JSON body repeats a field name, or a"
+		         " name contains a NUL character; send each field once");
 		goto out;
 	}
 	json_object_object_foreach(root, key, value) {

@@ -4,9 +4,9 @@
  * names and meaning. Values are kept as text exactly as sent: a JSON number
  * keeps its original digits, so "25.50" and 25.50 both read "25.50".
  *
- * Rules the same in every encoding: when a field repeats, the last value
- * wins; every value must be valid UTF-8 without NUL or other control bytes
- * (tab, CR and LF allowed); at most CP_PARAMS_MAX fields of at most
+ * Rules the same in every encoding: a field sent twice rejects the body;
+ * every value must be valid UTF-8 without NUL or other control bytes (tab,
+ * CR and LF allowed); at most CP_PARAMS_MAX fields of at most
  * CP_PARAM_VALUE_MAX bytes each.
  */
 #ifndef CITYPAY_PARAMS_H
@@ -35,8 +35,9 @@ struct params {
 int params_parse_json(struct params *p, const char *body, size_t len);
 
 /*
- * Set a field, or append to it when append is true (multipart values may
- * arrive in pieces). -1 with params->error set when a limit is exceeded.
+ * Set a new field, or append to it when append is true (form values may
+ * arrive in pieces). -1 with params->error set when a limit is exceeded or
+ * a field is set twice.
  */
 int params_set(struct params *p, const char *name, const char *value, size_t len,
                bool append);

@@ -25,7 +25,7 @@ struct store;
 
 struct merchant {
 	int64_t id;                     /* the wire format's customer_id */
-	char company[201];
+	char company[200 * 4 + 1];     /* 200 characters of UTF-8 */
 	char email[CP_EMAIL_MAX + 1];
 	char default_currency[4];
 	char enabled_coins[256];        /* comma-separated coin codes */
@@ -39,7 +39,7 @@ struct merchant {
 struct access_token {
 	int64_t id;
 	int64_t merchant_id;
-	char name[CP_TOKEN_NAME_MAX + 1];
+	char name[CP_TOKEN_NAME_MAX * 4 + 1];  /* characters of UTF-8 take up to 4 bytes */
 	char type[24];                  /* "crypto", a coin code or "binance_pay" */
 	char currency[4];
 	char ip_whitelist[CP_WHITELIST_MAX * IPADDR_TEXT_MAX]; /* one range per line */
@@ -62,12 +62,12 @@ struct order {
 	int64_t merchant_id;
 	int64_t token_id;
 	char token[CP_ORDER_TOKEN_MAX + 1];
-	char client_order_id[CP_ORDER_ID_MAX + 1];
+	char client_order_id[CP_ORDER_ID_MAX * 4 + 1];
 	enum token_mode mode;
 	money_t amount_fiat;            /* minor units of currency */
 	char currency[4];
 	char email[CP_EMAIL_MAX + 1];
-	char description[CP_DESCRIPTION_MAX + 1];
+	char description[CP_DESCRIPTION_MAX * 4 + 1];
 	char lang[16];
 	enum order_status status;
 	char coin[24];                  /* empty until the buyer chooses */
@@ -87,7 +87,7 @@ struct deposit {
 	int64_t token_id;
 	char token[40];                 /* public token, generated */
 	char deposit_token[CP_ORDER_TOKEN_MAX + 1];
-	char client_deposit_id[CP_ORDER_ID_MAX + 1];
+	char client_deposit_id[CP_ORDER_ID_MAX * 4 + 1];
 	enum token_mode mode;
 	char currency[4];
 	int64_t created_at_ms;

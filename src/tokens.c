@@ -3,8 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <sodium.h>
+#include <strings.h>
 
+#include "callback.h"
 #include "log.h"
 #include "money.h"
 #include "tokens.h"
@@ -49,10 +52,44 @@ tokens_check_whitelist(const struct token_request *req, struct access_token *t,
 	}
 }
 
-static void
-tokens_check_urls(const struct token_request *req, struct access_token *t,
-                  struct field_errors *errs)
+/*
+ * True when a live token may send callbacks to url: a host given as an
+ * address must be public, and "localhost" names are rejected. Names are
+ * resolved and checked again at every delivery, since DNS can change.
+ */
+static bool
+tokens_callback_target_allowed(const char *url)
 {
+	CURLU *u = curl_url();
+	char *host = NULL;
+	bool allowed = true;
+
+	if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		char text[IPADDR_TEXT_MAX];
+		size_t n = strlen(host);
+		struct ipaddr addr;
+
+		if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof(text))
+			snprintf(text, sizeof(text), "%.*s", (int)(n - 2), host + 1);
+		else
+			snprintf(text, sizeof(text), "%s", host);
+		if (ipaddr_parse(text, &addr) == 0)
+			allowed = callback_address_is_public(&addr);
+		else if (strcasecmp(text, "localhost") == 0 ||
+		         (n > 10 && strcasecmp(text + n - 10, ".localhost") == 0))
+			allowed = false;
+	}
+	curl_free(host);
+	curl_url_cleanup(u);
+	return allowed;
+}
+
+static void
+tokens_check_urls(const struct gateway *gw, const struct token_request *req,
+                  struct access_token *t, struct field_errors *errs)
+{
+	bool guard = t->mode == TOKEN_MODE_LIVE && !gw->cfg->callback_allow_private;
 	char why[160];
 
 	if (req->callback_count == 0)
@@ -61,6 +98,12 @@ tokens_check_urls(const struct token_request *req, struct access_token *t,
 		if (!validate_url(req->callbacks[i], why, sizeof(why))) {
 			field_errors_add(errs, "callback_urls", "callback URL \"%.80s\" %s",
 			                 req->callbacks[i], why);
+			return;
+		}
+		if (guard && !tokens_callback_target_allowed(req->callbacks[i])) {
+			field_errors_add(errs, "callback_urls", "callback URL \"%.80s\" points at a"
+			                 " loopback, private, link-local or metadata address, which"
+			                 " live tokens cannot use; give a public address", req->callbacks[i]);
 			return;
 		}
 		tokens_append_line(t->callback_urls, sizeof(t->callback_urls), req->callbacks[i]);
@@ -141,7 +184,7 @@ tokens_check_fields(const struct gateway *gw, const struct token_request *req,
 		field_errors_add(errs, "mode", "mode must be live or sandbox");
 
 	tokens_check_whitelist(req, t, errs);
-	tokens_check_urls(req, t, errs);
+	tokens_check_urls(gw, req, t, errs);
 	tokens_check_expiry(gw, req->expires_at, t, errs);
 }
 

@@ -94,6 +94,11 @@ validate_public_token(const char *text, size_t max)
 {
 	size_t n = 0;
 
+	/* "." and ".." are path segments that clients and proxies rewrite, so
+	 * GET /order/{token} could never reach them. */
+	if (strcmp(text, ".") == 0 || strcmp(text, "..") == 0)
+		return false;
+
 	for (const char *p = text; *p; p++, n++) {
 		char c = *p;
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -133,17 +138,25 @@ bool
 validate_text(const char *text, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)text;
-	size_t n = strlen(text);
+	size_t characters = 0;
 
-	if (n > max)
-		return false;
 	while (*p) {
 		size_t len = utf8_sequence(p);
-		if (len == 0 || (*p < 0x20 && *p != '\t') || *p == 0x7f)
+		if (len == 0 || (*p < 0x20 && *p != '\t') || *p == 0x7f || ++characters > max)
 			return false;
 		p += len;
 	}
 	return true;
+}
+
+size_t
+validate_characters(const char *text)
+{
+	size_t characters = 0;
+
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+		characters += (*p & 0xc0) != 0x80;
+	return characters;
 }
 
 bool

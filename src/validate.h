@@ -39,12 +39,19 @@ bool validate_email(const char *email);
 
 /*
  * True for a merchant-chosen public key such as order_token or
- * deposit_token: 1 to max characters of letters, digits and "-_.".
+ * deposit_token: 1 to max characters of letters, digits and "-_.", but
+ * not "." or "..".
  */
 bool validate_public_token(const char *text, size_t max);
 
-/* True when every byte is printable UTF-8 text without control characters. */
+/*
+ * True when text is valid UTF-8 of at most max characters (code points)
+ * without control characters other than tab.
+ */
 bool validate_text(const char *text, size_t max);
+
+/* Number of characters (code points) of valid UTF-8 text. */
+size_t validate_characters(const char *text);
 
 /*
  * True when len bytes are valid UTF-8 without NUL or control characters
