@@ -114,6 +114,26 @@ api_authenticate(struct http_request *r, enum auth_operation op, struct access_t
 	return -1;
 }
 
+/*
+ * Reject a JSON object or array sent for one of the named fields, which
+ * would otherwise read as missing. Returns 0, or -1 after answering 422.
+ */
+static int
+api_reject_structured(struct http_request *r, const char *const *names)
+{
+	struct field_errors errs = { .count = 0 };
+
+	for (const char *const *name = names; *name != NULL; name++) {
+		if (params_is_structured(&r->params, *name))
+			field_errors_add(&errs, *name, "%s must be a string or a number, not an"
+			                 " object or array", *name);
+	}
+	if (errs.count == 0)
+		return 0;
+	http_send_field_errors(r, &errs);
+	return -1;
+}
+
 static void
 api_payment_url(struct http_request *r, const char *page, const char *token,
                 char *out, size_t len)
@@ -132,7 +152,11 @@ api_generate_order(struct http_request *r)
 	char url[CP_URL_MAX + 128];
 	enum cp_result rc;
 
-	if (http_parse_body(r) != 0 || api_authenticate(r, AUTH_OP_ORDER, &t) != 0)
+	static const char *const fields[] = { "customer_id", "access_token", "order_id",
+		"order_token", "amount", "currency", "email", "description", "lang", NULL };
+
+	if (http_parse_body(r) != 0 || api_reject_structured(r, fields) != 0 ||
+	    api_authenticate(r, AUTH_OP_ORDER, &t) != 0)
 		return MHD_YES;
 
 	in = (struct order_input){
@@ -181,7 +205,11 @@ api_generate_deposit(struct http_request *r)
 	char url[CP_URL_MAX + 128];
 	enum cp_result rc;
 
-	if (http_parse_body(r) != 0 || api_authenticate(r, AUTH_OP_DEPOSIT, &t) != 0)
+	static const char *const fields[] = { "customer_id", "access_token", "deposit_id",
+		"deposit_token", "currency", NULL };
+
+	if (http_parse_body(r) != 0 || api_reject_structured(r, fields) != 0 ||
+	    api_authenticate(r, AUTH_OP_DEPOSIT, &t) != 0)
 		return MHD_YES;
 
 	in = (struct deposit_input){
