@@ -120,40 +120,47 @@ params_add_json_value(struct params *p, const char *name, json_object *v)
 
 /*
  * Count the members of the top-level object in JSON text that json-c has
- * already parsed as valid. json-c keeps the last of repeated names and cuts
- * a name at an escaped NUL, so comparing this count with the object's
- * length reveals both; json-c offers no such check itself.
+ * already parsed as valid, and report whether a member name contains an
+ * escaped NUL. json-c keeps the last of repeated names and cuts a name at
+ * a NUL, so comparing this count with the object's length reveals repeats,
+ * and the NUL flag reveals cut names; json-c offers neither check itself.
  */
 static size_t
-params_json_member_count(const char *body, size_t len)
+params_json_members(const char *body, size_t len, bool *nul_in_name)
 {
 	size_t members = 0;
 	int depth = 0;
-	bool in_string = false, empty = true;
+	bool in_string = false, in_name = false, expect_name = false;
 
+	*nul_in_name = false;
 	for (size_t i = 0; i < len; i++) {
 		char c = body[i];
 
 		if (in_string) {
+			if (c == '\\' && in_name && i + 5 < len && memcmp(body + i + 1, "u0000", 5) == 0)
+				*nul_in_name = true;
 			if (c == '\\')
 				i++;
 			else if (c == '"')
-				in_string = false;
+				in_string = in_name = false;
 			continue;
 		}
 		if (c == '"') {
 			in_string = true;
-			if (depth == 1 && empty)
-				empty = false;
+			in_name = depth == 1 && expect_name;
+			if (in_name)
+				members++;
+			expect_name = false;
 		} else if (c == '{' || c == '[') {
 			depth++;
+			expect_name = depth == 1;
 		} else if (c == '}' || c == ']') {
 			depth--;
 		} else if (c == ',' && depth == 1) {
-			members++;
+			expect_name = true;
 		}
 	}
-	return empty ? 0 : members + 1;
+	return members;
 }
 
 int
@@ -183,7 +190,9 @@ params_parse_json(struct params *p, const char *body, size_t len)
 		snprintf(p->error, sizeof(p->error), "the JSON body must be an object of fields");
 		goto out;
 	}
-	if (params_json_member_count(body, len) != (size_t)json_object_object_length(root)) {
+	bool nul_in_name = false;
+	if (params_json_members(body, len, &nul_in_name) != (size_t)json_object_object_length(root) ||
+	    nul_in_name) {
 		snprintf(p->error, sizeof(p->error), "the JSON body repeats a field name, or a"
 		         " name contains a NUL character; send each field once");
 		goto out;

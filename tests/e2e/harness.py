@@ -107,14 +107,17 @@ class CliError(Exception):
             % (" ".join(args), returncode, stdout.strip(), stderr.strip()))
 
 
-def run_cli(db_path, *args, check=True):
+def run_cli(db_path, *args, check=True, env=None):
     """Run `citypayctl --db DB --json ARGS...` and return its JSON output as a dict.
 
     Raises CliError when the command exits non-zero and check is true; with
-    check false the dict gets the exit code under "_returncode".
+    check false the dict gets the exit code under "_returncode". env adds
+    environment variables to the inherited ones.
     """
     argv = [CITYPAYCTL, "--db", db_path, "--json"] + [str(a) for a in args]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+    proc_env = dict(os.environ, **env) if env else None
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
+                          env=proc_env)
     if proc.returncode != 0 and check:
         raise CliError([str(a) for a in args], proc.returncode, proc.stdout, proc.stderr)
     try:
@@ -514,13 +517,15 @@ class GatewayTestCase(unittest.TestCase):
 
     Class attributes after setUpClass: tmpdir, db_path, customer_id, token
     (the access token text), secret (its signing secret), token_info (the
-    CLI output), receiver and daemon.
+    CLI output), receiver and daemon. Subclasses may set daemon_env to a dict
+    of environment variables for citypayd.
     """
 
     token_type = "crypto"
     currency = "USD"
     ip_ranges = (LOOPBACK + "/32",)
     config_text = None
+    daemon_env = None
 
     @classmethod
     def setUpClass(cls):
@@ -548,7 +553,7 @@ class GatewayTestCase(unittest.TestCase):
                                           currency=cls.currency, ip_ranges=cls.ip_ranges)
             cls.token = cls.token_info["token"]
             cls.secret = cls.token_info["signing_secret"]
-            cls.daemon = Daemon(cls.db_path, cls.config_path)
+            cls.daemon = Daemon(cls.db_path, cls.config_path, cls.daemon_env)
             cls.daemon.start()
         except BaseException:
             cls.tearDownClass()
