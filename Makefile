@@ -8,12 +8,15 @@ MAKEFLAGS  += --no-print-directory
 CITYPAY_DB ?= citypay.db
 LISTEN     ?= 127.0.0.1:8080
 
-.PHONY: all deps build run test clean
+.PHONY: all deps test-deps build run test clean
 
 all: build
 
 deps:
 	@sh scripts/deps.sh
+
+test-deps:
+	@sh scripts/deps.sh test
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -22,7 +25,7 @@ build: deps
 run: build
 	@sh scripts/run.sh $(BUILD) $(CITYPAY_DB) $(LISTEN)
 
-test: deps
+test: test-deps
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCITYPAY_SANITIZE=ON >/dev/null
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
 	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)

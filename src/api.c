@@ -5,6 +5,8 @@
 
 #include "api.h"
 #include "auth.h"
+#include "cabinet.h"
+#include "cabinet_page.h"
 #include "deposits.h"
 #include "log.h"
 #include "orders.h"
@@ -422,6 +424,24 @@ api_sandbox_callbacks(struct http_request *r)
 	return http_send_json(r, 200, data);
 }
 
+static int
+api_static_cabinet_css(struct http_request *r)
+{
+	size_t len = 0;
+	const char *css = cabinet_page_css(&len);
+
+	return http_send_static(r, css, len, "text/css; charset=utf-8");
+}
+
+static int
+api_static_cabinet_js(struct http_request *r)
+{
+	size_t len = 0;
+	const char *js = cabinet_page_js(&len);
+
+	return http_send_static(r, js, len, "text/javascript; charset=utf-8");
+}
+
 static const struct api_route api_routes[] = {
 	{ "POST", "/api/generateOrder", false, true, api_generate_order },
 	{ "POST", "/api/generateDeposit", false, true, api_generate_deposit },
@@ -438,6 +458,8 @@ static const struct api_route api_routes[] = {
 	{ "POST", "/sandbox/callbacks", false, true, api_sandbox_callbacks },
 	{ "GET", "/static/page.css", false, false, api_static_css },
 	{ "GET", "/static/page.js", false, false, api_static_js },
+	{ "GET", "/static/cabinet.css", false, false, api_static_cabinet_css },
+	{ "GET", "/static/cabinet.js", false, false, api_static_cabinet_js },
 	{ "GET", "/healthz", false, false, api_healthz },
 };
 
@@ -473,6 +495,12 @@ api_dispatch(struct http_request *r)
 	const struct api_route *path_match = NULL;
 	bool is_head = strcmp(r->method, "HEAD") == 0;
 
+	if (strncmp(r->path, "/cabinet", 8) == 0 && (r->path[8] == '\0' || r->path[8] == '/')) {
+		if (!api_public_rate_allows(r))
+			return http_send_error(r, 429, "RateLimited", NULL,
+			                       "too many requests from this address; retry later");
+		return cabinet_dispatch(r);
+	}
 	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
 		const struct api_route *route = &api_routes[i];
 

@@ -28,6 +28,7 @@
 #include "keys.h"
 #include "log.h"
 #include "merchants.h"
+#include "password.h"
 #include "money.h"
 #include "result.h"
 #include "sandbox.h"
@@ -82,6 +83,7 @@ enum ctl_option {
 	OPT_TOLERANCE_OVER,
 	OPT_ORDER_EXPIRY,
 	OPT_AUTO_EXCHANGE,
+	OPT_PASSWORD_STDIN,
 };
 
 struct ctl;
@@ -836,6 +838,100 @@ ctl_merchant_insert(struct ctl *ctl, struct merchant *m)
 	return CTL_EXIT_OK;
 }
 
+/*
+ * Read the cabinet password from standard input (one line) or generate
+ * one, check it and write its argon2id hash. password receives the text
+ * that the caller shows once and wipes.
+ */
+static int
+ctl_cabinet_password(struct ctl *ctl, bool from_stdin, char *password, size_t len,
+                     char *hash, size_t hashlen)
+{
+	char why[160];
+
+	if (from_stdin) {
+		if (fgets(password, (int)len, stdin) == NULL)
+			return ctl_fail(ctl, "no password on standard input");
+		password[strcspn(password, "\r\n")] = '\0';
+		if (password_check_policy(password, why, sizeof(why)) != 0) {
+			sodium_memzero(password, len);
+			return ctl_fail(ctl, "the password is not accepted: %s", why);
+		}
+	} else {
+		password_generate(password, len);
+	}
+	if (password_hash(password, hash, hashlen) != 0) {
+		sodium_memzero(password, len);
+		return ctl_fail(ctl, "hashing the password failed");
+	}
+	return CTL_EXIT_OK;
+}
+
+/* merchant password: set a new cabinet password and end the merchant's sessions. */
+static int
+ctl_merchant_password(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "customer", required_argument, NULL, OPT_CUSTOMER },
+		{ "password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char password[PASSWORD_MAX_BYTES + 2] = "", hash[PASSWORD_HASH_MAX];
+	const char *customer = NULL;
+	bool from_stdin = false;
+	int64_t id = 0;
+	enum cp_result rc;
+	json_object *result;
+	int opt, status;
+
+	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (opt == OPT_CUSTOMER)
+			customer = optarg;
+		else if (opt == OPT_PASSWORD_STDIN)
+			from_stdin = true;
+		else
+			return ctl_option_error(ctl, opt, argv);
+	}
+	if ((status = ctl_no_arguments(ctl, argc, argv)) != CTL_EXIT_OK)
+		return status;
+	if (customer == NULL)
+		return ctl_usage_error(ctl, "missing --customer");
+	if ((status = ctl_parse_int(ctl, "--customer", customer, 1, INT64_MAX, &id)) != CTL_EXIT_OK ||
+	    (status = ctl_cabinet_password(ctl, from_stdin, password, sizeof(password), hash,
+	                                   sizeof(hash))) != CTL_EXIT_OK)
+		return status;
+	if ((status = ctl_open(ctl)) != CTL_EXIT_OK) {
+		sodium_memzero(password, sizeof(password));
+		return status;
+	}
+	if ((rc = store_begin(ctl->gw.store)) == CP_OK) {
+		rc = store_merchant_set_password(ctl->gw.store, id, hash);
+		if (rc == CP_OK)
+			rc = store_session_delete_merchant(ctl->gw.store, id);
+		if (rc == CP_OK)
+			rc = store_commit(ctl->gw.store);
+		else
+			store_rollback(ctl->gw.store);
+	}
+	if (rc != CP_OK) {
+		sodium_memzero(password, sizeof(password));
+		return rc == CP_NOT_FOUND
+		       ? ctl_fail(ctl, "no merchant has customer ID %lld; run citypayctl merchant list",
+		                  (long long)id)
+		       : ctl_fail_store(ctl, "set the password", rc);
+	}
+	result = json_object_new_object();
+	json_object_object_add(result, "customer_id", json_object_new_int64(id));
+	if (!from_stdin)
+		json_object_object_add(result, "password", json_object_new_string(password));
+	sodium_memzero(password, sizeof(password));
+	status = ctl_emit(ctl, result, ctl_print_record, from_stdin ? "The password was set."
+	                  : "This new cabinet password is shown only this once.", false);
+	json_object_put(result);
+	return status;
+}
+
 static int
 ctl_merchant_add(struct ctl *ctl, int argc, char **argv)
 {
@@ -843,10 +939,13 @@ ctl_merchant_add(struct ctl *ctl, int argc, char **argv)
 		{ "company", required_argument, NULL, OPT_COMPANY },
 		{ "email", required_argument, NULL, OPT_EMAIL },
 		{ "currency", required_argument, NULL, OPT_CURRENCY },
+		{ "password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *company = NULL, *email = NULL, *currency = CTL_DEFAULT_CURRENCY;
+	char password[PASSWORD_MAX_BYTES + 2] = "";
+	bool from_stdin = false;
 	struct field_errors errs = { .count = 0 };
 	struct merchant m = { 0 };
 	json_object *result;
@@ -859,6 +958,8 @@ ctl_merchant_add(struct ctl *ctl, int argc, char **argv)
 			email = optarg;
 		else if (opt == OPT_CURRENCY)
 			currency = optarg;
+		else if (opt == OPT_PASSWORD_STDIN)
+			from_stdin = true;
 		else
 			return ctl_option_error(ctl, opt, argv);
 	}
@@ -870,16 +971,26 @@ ctl_merchant_add(struct ctl *ctl, int argc, char **argv)
 	ctl_merchant_fill(company, email, currency, &m, &errs);
 	if (errs.count > 0)
 		return ctl_fail_fields(ctl, &errs);
-	if ((status = ctl_open(ctl)) != CTL_EXIT_OK ||
-	    (status = ctl_merchant_insert(ctl, &m)) != CTL_EXIT_OK)
+	if ((status = ctl_cabinet_password(ctl, from_stdin, password, sizeof(password),
+	                                   m.password_hash, sizeof(m.password_hash))) != CTL_EXIT_OK)
 		return status;
+	if ((status = ctl_open(ctl)) != CTL_EXIT_OK ||
+	    (status = ctl_merchant_insert(ctl, &m)) != CTL_EXIT_OK) {
+		sodium_memzero(password, sizeof(password));
+		return status;
+	}
 
 	result = json_object_new_object();
 	json_object_object_add(result, "customer_id", json_object_new_int64(m.id));
 	json_object_object_add(result, "company", json_object_new_string(m.company));
 	json_object_object_add(result, "email", json_object_new_string(m.email));
 	json_object_object_add(result, "currency", json_object_new_string(m.default_currency));
-	status = ctl_emit(ctl, result, ctl_print_record, NULL, false);
+	if (!from_stdin)
+		json_object_object_add(result, "initial_password", json_object_new_string(password));
+	sodium_memzero(password, sizeof(password));
+	status = ctl_emit(ctl, result, ctl_print_record, from_stdin ? NULL
+	                  : "Give the merchant the initial password for the cabinet at /cabinet/login;"
+	                    " it is shown only this once.", false);
 	json_object_put(result);
 	return status;
 }
@@ -1594,7 +1705,9 @@ ctl_sandbox_mine(struct ctl *ctl, int argc, char **argv)
 
 static const struct ctl_command ctl_commands[] = {
 	{ "init", NULL, "", ctl_init },
-	{ "merchant", "add", "--company NAME --email EMAIL [--currency CODE]", ctl_merchant_add },
+	{ "merchant", "add", "--company NAME --email EMAIL [--currency CODE] [--password-stdin]",
+	  ctl_merchant_add },
+	{ "merchant", "password", "--customer ID [--password-stdin]", ctl_merchant_password },
 	{ "merchant", "list", "", ctl_merchant_list },
 	{ "merchant", "set", "--customer ID [--coins BTC,ETH,...] [--currency CODE]"
 	  " [--tolerance-under PERCENT] [--tolerance-over PERCENT]"

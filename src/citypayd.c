@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "cabinet_reveal.h"
 #include "callback.h"
 #include "config.h"
 #include "gateway.h"
@@ -178,6 +179,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	gw.limits = ratelimit_new();
+	gw.reveals = cabinet_reveals_new();
 
 	struct callback_config cb = {
 		.timeout_ms = cfg.callback_timeout_ms,
@@ -210,6 +212,7 @@ out:
 		callback_dispatcher_stop();
 	store_close(gw.store);
 	ratelimit_free(gw.limits);
+	cabinet_reveals_free(gw.reveals);
 	keys_wipe(&gw.keys);
 	curl_global_cleanup();
 	log_info("stopped", NULL);

@@ -12,11 +12,14 @@
 #include "ratelimit.h"
 #include "store.h"
 
+struct cabinet_reveals;
+
 struct gateway {
 	struct store *store;
 	struct keys keys;
 	const struct config *cfg;
 	struct ratelimit *limits;      /* NULL disables rate limiting (CLI) */
+	struct cabinet_reveals *reveals; /* one-time token reveals; NULL in the CLI */
 	/* Called after a commit that wrote callback events; may be NULL. */
 	void (*events_written)(void *arg);
 	void *events_arg;

@@ -35,6 +35,29 @@ http_header(struct http_request *r, const char *name)
 }
 
 const char *
+http_cookie(struct http_request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
+
+int
+http_set_cookie(struct http_request *r, const char *name, const char *value,
+                const char *path, int64_t max_age_s)
+{
+	bool secure = strncmp(r->gw->cfg->public_url, "https:", 6) == 0;
+	char age[40] = "";
+
+	if (r->set_cookie_count == 2)
+		return -1;
+	if (max_age_s >= 0)
+		snprintf(age, sizeof(age), "; Max-Age=%lld", (long long)max_age_s);
+	snprintf(r->set_cookie[r->set_cookie_count++], sizeof(r->set_cookie[0]),
+	         "%s=%s; Path=%s; HttpOnly; SameSite=Strict%s%s", name, value, path,
+	         secure ? "; Secure" : "", age);
+	return 0;
+}
+
+const char *
 http_query(struct http_request *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -50,6 +73,8 @@ http_add_common_headers(struct http_request *r, struct MHD_Response *resp,
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	if (r->allow != NULL)
 		MHD_add_response_header(resp, "Allow", r->allow);
+	for (int i = 0; i < r->set_cookie_count; i++)
+		MHD_add_response_header(resp, "Set-Cookie", r->set_cookie[i]);
 	if (r->retry_after_s > 0) {
 		char seconds[24];
 		snprintf(seconds, sizeof(seconds), "%lld", (long long)r->retry_after_s);

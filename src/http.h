@@ -37,6 +37,8 @@ struct http_request {
 	int status;
 	int64_t retry_after_s;      /* sent as Retry-After when nonzero */
 	const char *allow;          /* sent as Allow when not NULL (405) */
+	char set_cookie[2][320];    /* Set-Cookie values sent with the answer */
+	int set_cookie_count;
 	int64_t started_us;
 	struct params params;
 };
@@ -62,6 +64,17 @@ int http_parse_body(struct http_request *r);
 
 /* Value of a request header, or NULL. */
 const char *http_header(struct http_request *r, const char *name);
+
+/* Value of a request cookie, or NULL. */
+const char *http_cookie(struct http_request *r, const char *name);
+
+/*
+ * Add a cookie to the answer: HttpOnly, SameSite=Strict, the given path,
+ * Secure when the public URL is https, and Max-Age when max_age_s >= 0
+ * (0 deletes it). Returns -1 when two cookies are already set.
+ */
+int http_set_cookie(struct http_request *r, const char *name, const char *value,
+                    const char *path, int64_t max_age_s);
 
 /* Value of a query-string argument, or NULL. */
 const char *http_query(struct http_request *r, const char *name);

@@ -18,6 +18,16 @@ params_find(struct params *p, const char *name)
 	return NULL;
 }
 
+static bool
+params_is_repeatable(const struct params *p, const char *name)
+{
+	for (const char *const *r = p->repeatable; r != NULL && *r != NULL; r++) {
+		if (strcmp(*r, name) == 0)
+			return true;
+	}
+	return false;
+}
+
 int
 params_set(struct params *p, const char *name, const char *value, size_t len, bool append)
 {
@@ -31,6 +41,11 @@ params_set(struct params *p, const char *name, const char *value, size_t len, bo
 		return -1;
 	}
 	item = params_find(p, name);
+	if (item != NULL && !append && params_is_repeatable(p, name)) {
+		if (params_set(p, name, ",", 1, true) != 0)
+			return -1;
+		return params_set(p, name, value, len, true);
+	}
 	if (item != NULL && !append) {
 		/* A repeated field could make this gateway read another value
 		 * than a proxy or firewall in front of it, so it is rejected. */

@@ -29,6 +29,9 @@ struct params {
 	int count;
 	char error[256];   /* why the body was rejected, for a 400 or 422 */
 	char error_field[CP_PARAM_NAME_MAX + 1]; /* field named in error, or "" */
+	/* Names that may repeat, such as a group of checkboxes; their values
+	 * are joined with commas. NULL-terminated, or NULL for none. */
+	const char *const *repeatable;
 };
 
 /* Parse a JSON object body of len bytes; -1 with params->error set. */

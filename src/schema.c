@@ -150,8 +150,34 @@ static const char migration_1[] =
 	" ON callback_deliveries(next_attempt_at) WHERE state = 'pending';"
 	"CREATE INDEX callback_deliveries_event ON callback_deliveries(event_id);";
 
+/* The merchant cabinet: passwords, two-step verification, sessions, audit. */
+static const char migration_2[] =
+	"ALTER TABLE merchants ADD COLUMN password_hash TEXT;"       /* argon2id */
+	"ALTER TABLE merchants ADD COLUMN totp_secret_sealed TEXT;"  /* sealed with the key file */
+	"ALTER TABLE merchants ADD COLUMN totp_enabled INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE merchants ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;"
+
+	"CREATE TABLE sessions ("
+	" digest BLOB PRIMARY KEY,"          /* keyed BLAKE2b of the session id */
+	" merchant_id INTEGER NOT NULL REFERENCES merchants(id),"
+	" signed_in INTEGER NOT NULL,"       /* 0 while waiting for the TOTP code */
+	" created_at INTEGER NOT NULL,"
+	" last_seen_at INTEGER NOT NULL,"
+	" ip TEXT NOT NULL);"
+	"CREATE INDEX sessions_merchant ON sessions(merchant_id);"
+
+	"CREATE TABLE audit_log ("
+	" id INTEGER PRIMARY KEY,"
+	" merchant_id INTEGER NOT NULL REFERENCES merchants(id),"
+	" at INTEGER NOT NULL,"
+	" ip TEXT NOT NULL,"
+	" action TEXT NOT NULL,"
+	" detail TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX audit_log_merchant ON audit_log(merchant_id, id);";
+
 const struct schema_migration schema_migrations[] = {
 	{ 1, "initial", migration_1 },
+	{ 2, "cabinet", migration_2 },
 };
 
 const size_t schema_migration_count =

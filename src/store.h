@@ -34,6 +34,50 @@ struct merchant {
 	int order_expiry_minutes;
 	bool auto_exchange;
 	int64_t created_at;
+	char password_hash[128];        /* argon2id string; empty when never set */
+	char totp_secret_sealed[160];   /* sealed TOTP secret; empty when none */
+	bool totp_enabled;
+	int64_t totp_last_step;         /* last accepted TOTP step, against replay */
+};
+
+struct session {
+	int64_t merchant_id;
+	bool signed_in;                 /* false while the TOTP code is awaited */
+	int64_t created_at;
+	int64_t last_seen_at;
+	char ip[IPADDR_TEXT_MAX];
+};
+
+struct audit_entry {
+	int64_t id;
+	int64_t at;
+	char ip[IPADDR_TEXT_MAX];
+	char action[32];
+	char detail[512];
+};
+
+/* Filters of the cabinet's order list; zero or NULL fields do not filter. */
+struct order_filter {
+	int64_t merchant_id;
+	const char *status;             /* a status code */
+	int64_t from_ms;                /* created at or after */
+	int64_t to_ms;                  /* created before */
+	int64_t token_id;
+};
+
+/* One callback delivery with its event, for the cabinet's order detail. */
+struct delivery_row {
+	int64_t id;
+	char event_id[40];
+	char action[32];
+	int64_t sequence;
+	char url[CP_URL_MAX + 1];
+	char state[16];
+	int attempts;
+	int last_http_status;           /* 0 when none */
+	char last_error[256];
+	int64_t last_attempt_at;        /* 0 when never tried */
+	int64_t delivered_at;           /* 0 until delivered */
 };
 
 struct access_token {
@@ -144,6 +188,33 @@ enum cp_result store_merchant_insert(struct store *st, struct merchant *m);
 enum cp_result store_merchant_get(struct store *st, int64_t id, struct merchant *m);
 /* Write the settings columns of m (not company, e-mail or creation time). */
 enum cp_result store_merchant_update(struct store *st, const struct merchant *m);
+enum cp_result store_merchant_find_email(struct store *st, const char *email, struct merchant *m);
+enum cp_result store_merchant_set_password(struct store *st, int64_t id, const char *hash);
+/* Store a sealed TOTP secret (NULL clears it) and whether it is enabled. */
+enum cp_result store_merchant_set_totp(struct store *st, int64_t id, const char *sealed,
+                                       bool enabled);
+/* Record an accepted TOTP step; CP_CONFLICT when it is not newer than the last. */
+enum cp_result store_merchant_use_totp_step(struct store *st, int64_t id, int64_t step);
+
+/* Cabinet sessions, keyed by a digest of the session id. */
+enum cp_result store_session_insert(struct store *st, const uint8_t digest[TOKEN_DIGEST_BYTES],
+                                    const struct session *s);
+enum cp_result store_session_find(struct store *st, const uint8_t digest[TOKEN_DIGEST_BYTES],
+                                  struct session *s);
+enum cp_result store_session_touch(struct store *st, const uint8_t digest[TOKEN_DIGEST_BYTES],
+                                   int64_t now);
+enum cp_result store_session_sign_in(struct store *st, const uint8_t digest[TOKEN_DIGEST_BYTES]);
+enum cp_result store_session_delete(struct store *st, const uint8_t digest[TOKEN_DIGEST_BYTES]);
+/* End every session of a merchant, for a password change. */
+enum cp_result store_session_delete_merchant(struct store *st, int64_t merchant_id);
+
+/* Audit log */
+enum cp_result store_audit_insert(struct store *st, int64_t merchant_id, int64_t at,
+                                  const char *ip, const char *action, const char *detail);
+typedef void (*store_audit_fn)(const struct audit_entry *e, void *arg);
+enum cp_result store_audit_list(struct store *st, int64_t merchant_id, int64_t limit,
+                                int64_t offset, store_audit_fn fn, void *arg);
+enum cp_result store_audit_count(struct store *st, int64_t merchant_id, int64_t *count);
 typedef void (*store_merchant_fn)(const struct merchant *m, void *arg);
 enum cp_result store_merchant_list(struct store *st, store_merchant_fn fn, void *arg);
 
@@ -161,6 +232,16 @@ enum cp_result store_token_revoke(struct store *st, int64_t merchant_id,
                                   const char *name, int64_t now);
 enum cp_result store_token_touch(struct store *st, int64_t id, int64_t now,
                                  const char *ip);
+/* Revoke the merchant's active token with this id; CP_NOT_FOUND if none. */
+enum cp_result store_token_revoke_id(struct store *st, int64_t merchant_id, int64_t id,
+                                     int64_t now);
+/*
+ * Write the non-secret fields of an active token (name, type, currency,
+ * whitelist, callback URLs, success and cancel URLs, expiry).
+ * CP_NOT_FOUND when it is not the merchant's active token; CP_EXISTS when
+ * the name is taken.
+ */
+enum cp_result store_token_update(struct store *st, const struct access_token *t);
 
 /* Orders */
 enum cp_result store_order_insert(struct store *st, struct order *o);
@@ -178,6 +259,12 @@ enum cp_result store_order_list(struct store *st, int64_t merchant_id,
                                 int64_t limit, int64_t offset,
                                 store_order_fn fn, void *arg);
 enum cp_result store_order_count(struct store *st, int64_t merchant_id, int64_t *count);
+/* Orders matching a filter, newest first, and their count. */
+enum cp_result store_order_search(struct store *st, const struct order_filter *f,
+                                  int64_t limit, int64_t offset,
+                                  store_order_fn fn, void *arg);
+enum cp_result store_order_search_count(struct store *st, const struct order_filter *f,
+                                        int64_t *count);
 /* Ids of unpaid orders whose expiry is at or before now_ms, at most max. */
 enum cp_result store_order_due_expiry(struct store *st, int64_t now_ms,
                                       int64_t *ids, int max, int *n);
@@ -192,6 +279,11 @@ enum cp_result store_deposit_find(struct store *st, int64_t merchant_id,
                                   const char *deposit_token, struct deposit *d);
 enum cp_result store_deposit_find_token(struct store *st, const char *token,
                                         struct deposit *d);
+typedef void (*store_deposit_fn)(const struct deposit *d, void *arg);
+/* Deposits of a merchant, newest first, and their count. */
+enum cp_result store_deposit_list(struct store *st, int64_t merchant_id, int64_t limit,
+                                  int64_t offset, store_deposit_fn fn, void *arg);
+enum cp_result store_deposit_count(struct store *st, int64_t merchant_id, int64_t *count);
 
 /* Addresses: at most one per (order or deposit, coin). */
 enum cp_result store_address_insert(struct store *st, const char *coin,
@@ -217,5 +309,15 @@ enum cp_result store_chain_set_height(struct store *st, const char *chain, int64
 
 /* Callback outbox: insert an event and one pending delivery per URL. */
 enum cp_result store_event_insert(struct store *st, const struct callback_event *ev);
+typedef void (*store_delivery_fn)(const struct delivery_row *d, void *arg);
+/* Deliveries of an order's events, in event sequence order. */
+enum cp_result store_delivery_list_order(struct store *st, int64_t order_id,
+                                         store_delivery_fn fn, void *arg);
+/*
+ * Make a delivery of the order due now again, whatever its state; the body
+ * and event_id stay the same. CP_NOT_FOUND when it is not the order's.
+ */
+enum cp_result store_delivery_resend(struct store *st, int64_t order_id, int64_t delivery_id,
+                                     int64_t now);
 
 #endif

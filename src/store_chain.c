@@ -177,3 +177,47 @@ store_event_insert(struct store *st, const struct callback_event *ev)
 	}
 	return CP_OK;
 }
+
+enum cp_result
+store_delivery_list_order(struct store *st, int64_t order_id, store_delivery_fn fn, void *arg)
+{
+	static const char sql[] = "SELECT d.id, e.event_id, e.action, e.sequence, d.url,"
+		" d.state, d.attempts, d.last_http_status, d.last_error, d.last_attempt_at,"
+		" d.delivered_at FROM callback_deliveries d"
+		" JOIN callback_events e ON e.id = d.event_id"
+		" WHERE e.order_id = ? ORDER BY e.sequence, d.id";
+	sqlite3_stmt *stmt = store_stmt(st, sql, "i", order_id);
+	struct delivery_row row;
+	enum cp_result rc;
+
+	while ((rc = store_step_row(st, stmt)) == CP_OK) {
+		memset(&row, 0, sizeof(row));
+		row.id = sqlite3_column_int64(stmt, 0);
+		store_col_text(stmt, 1, row.event_id, sizeof(row.event_id));
+		store_col_text(stmt, 2, row.action, sizeof(row.action));
+		row.sequence = sqlite3_column_int64(stmt, 3);
+		store_col_text(stmt, 4, row.url, sizeof(row.url));
+		store_col_text(stmt, 5, row.state, sizeof(row.state));
+		row.attempts = sqlite3_column_int(stmt, 6);
+		row.last_http_status = sqlite3_column_int(stmt, 7);
+		store_col_text(stmt, 8, row.last_error, sizeof(row.last_error));
+		row.last_attempt_at = sqlite3_column_int64(stmt, 9);
+		row.delivered_at = sqlite3_column_int64(stmt, 10);
+		fn(&row, arg);
+	}
+	return rc == CP_NOT_FOUND ? CP_OK : rc;
+}
+
+enum cp_result
+store_delivery_resend(struct store *st, int64_t order_id, int64_t delivery_id, int64_t now)
+{
+	static const char sql[] = "UPDATE callback_deliveries SET state = 'pending',"
+		" next_attempt_at = ?1 WHERE id = ?2 AND event_id IN"
+		" (SELECT id FROM callback_events WHERE order_id = ?3)";
+	enum cp_result rc = store_exec_stmt(st, store_stmt(st, sql, "iii", now, delivery_id,
+	                                    order_id));
+
+	if (rc == CP_OK && sqlite3_changes(st->db) == 0)
+		return CP_NOT_FOUND;
+	return rc;
+}

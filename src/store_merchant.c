@@ -7,7 +7,8 @@
 
 #define MERCHANT_COLUMNS \
 	"id, company, email, default_currency, enabled_coins, tolerance_under_pct," \
-	" tolerance_over_pct, order_expiry_minutes, auto_exchange, created_at"
+	" tolerance_over_pct, order_expiry_minutes, auto_exchange, created_at," \
+	" password_hash, totp_secret_sealed, totp_enabled, totp_last_step"
 
 static void
 merchant_from_row(sqlite3_stmt *stmt, struct merchant *m)
@@ -23,6 +24,10 @@ merchant_from_row(sqlite3_stmt *stmt, struct merchant *m)
 	m->order_expiry_minutes = sqlite3_column_int(stmt, 7);
 	m->auto_exchange = sqlite3_column_int(stmt, 8) != 0;
 	m->created_at = sqlite3_column_int64(stmt, 9);
+	store_col_text(stmt, 10, m->password_hash, sizeof(m->password_hash));
+	store_col_text(stmt, 11, m->totp_secret_sealed, sizeof(m->totp_secret_sealed));
+	m->totp_enabled = sqlite3_column_int(stmt, 12) != 0;
+	m->totp_last_step = sqlite3_column_int64(stmt, 13);
 }
 
 enum cp_result
@@ -31,12 +36,13 @@ store_merchant_insert(struct store *st, struct merchant *m)
 	static const char sql[] =
 		"INSERT INTO merchants(company, email, default_currency, enabled_coins,"
 		" tolerance_under_pct, tolerance_over_pct, order_expiry_minutes,"
-		" auto_exchange, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
-	enum cp_result rc = store_exec_stmt(st, store_stmt(st, sql, "ttttiiiii",
+		" auto_exchange, created_at, password_hash)"
+		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+	enum cp_result rc = store_exec_stmt(st, store_stmt(st, sql, "ttttiiiiit",
 		m->company, m->email, m->default_currency, m->enabled_coins,
 		(int64_t)m->tolerance_under_pct, (int64_t)m->tolerance_over_pct,
 		(int64_t)m->order_expiry_minutes, (int64_t)m->auto_exchange,
-		m->created_at));
+		m->created_at, m->password_hash[0] ? m->password_hash : NULL));
 
 	if (rc == CP_OK)
 		m->id = sqlite3_last_insert_rowid(st->db);
@@ -72,6 +78,57 @@ store_merchant_update(struct store *st, const struct merchant *m)
 	if (rc == CP_OK && sqlite3_changes(st->db) == 0)
 		return CP_NOT_FOUND;
 	return rc;
+}
+
+enum cp_result
+store_merchant_find_email(struct store *st, const char *email, struct merchant *m)
+{
+	static const char sql[] = "SELECT " MERCHANT_COLUMNS " FROM merchants"
+		" WHERE email = ? COLLATE NOCASE";
+	sqlite3_stmt *stmt = store_stmt(st, sql, "t", email);
+	enum cp_result rc = store_step_row(st, stmt);
+
+	if (rc == CP_OK) {
+		merchant_from_row(stmt, m);
+		sqlite3_reset(stmt);
+	}
+	return rc;
+}
+
+static enum cp_result
+store_changed_one(struct store *st, enum cp_result rc)
+{
+	if (rc == CP_OK && sqlite3_changes(st->db) == 0)
+		return CP_NOT_FOUND;
+	return rc;
+}
+
+enum cp_result
+store_merchant_set_password(struct store *st, int64_t id, const char *hash)
+{
+	static const char sql[] = "UPDATE merchants SET password_hash = ? WHERE id = ?";
+
+	return store_changed_one(st, store_exec_stmt(st, store_stmt(st, sql, "ti", hash, id)));
+}
+
+enum cp_result
+store_merchant_set_totp(struct store *st, int64_t id, const char *sealed, bool enabled)
+{
+	static const char sql[] = "UPDATE merchants SET totp_secret_sealed = ?,"
+		" totp_enabled = ? WHERE id = ?";
+
+	return store_changed_one(st, store_exec_stmt(st, store_stmt(st, sql, "tii",
+	                         sealed, (int64_t)enabled, id)));
+}
+
+enum cp_result
+store_merchant_use_totp_step(struct store *st, int64_t id, int64_t step)
+{
+	static const char sql[] = "UPDATE merchants SET totp_last_step = ?"
+		" WHERE id = ? AND totp_last_step < ?";
+	enum cp_result rc = store_exec_stmt(st, store_stmt(st, sql, "iii", step, id, step));
+
+	return rc == CP_OK && sqlite3_changes(st->db) == 0 ? CP_CONFLICT : rc;
 }
 
 enum cp_result
@@ -208,4 +265,27 @@ store_token_touch(struct store *st, int64_t id, int64_t now, const char *ip)
 		" WHERE id = ?";
 
 	return store_exec_stmt(st, store_stmt(st, sql, "iti", now, ip, id));
+}
+
+enum cp_result
+store_token_revoke_id(struct store *st, int64_t merchant_id, int64_t id, int64_t now)
+{
+	static const char sql[] = "UPDATE access_tokens SET revoked_at = ?"
+		" WHERE merchant_id = ? AND id = ? AND revoked_at IS NULL";
+
+	return store_changed_one(st, store_exec_stmt(st, store_stmt(st, sql, "iii",
+	                         now, merchant_id, id)));
+}
+
+enum cp_result
+store_token_update(struct store *st, const struct access_token *t)
+{
+	static const char sql[] =
+		"UPDATE access_tokens SET name = ?, type = ?, currency = ?, ip_whitelist = ?,"
+		" callback_urls = ?, success_url = ?, cancel_url = ?, expires_at = ?"
+		" WHERE id = ? AND merchant_id = ? AND revoked_at IS NULL";
+
+	return store_changed_one(st, store_exec_stmt(st, store_stmt(st, sql, "tttttttiii",
+		t->name, t->type, t->currency, t->ip_whitelist, t->callback_urls,
+		t->success_url, t->cancel_url, t->expires_at, t->id, t->merchant_id)));
 }

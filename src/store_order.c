@@ -145,6 +145,44 @@ store_order_count(struct store *st, int64_t merchant_id, int64_t *count)
 	return rc;
 }
 
+#define ORDER_FILTER \
+	" WHERE merchant_id = ?1 AND (?2 IS NULL OR status = ?2)" \
+	" AND (?3 = 0 OR created_at_ms >= ?3) AND (?4 = 0 OR created_at_ms < ?4)" \
+	" AND (?5 = 0 OR token_id = ?5)"
+
+enum cp_result
+store_order_search(struct store *st, const struct order_filter *f, int64_t limit,
+                   int64_t offset, store_order_fn fn, void *arg)
+{
+	static const char sql[] = "SELECT " ORDER_COLUMNS " FROM orders" ORDER_FILTER
+		" ORDER BY id DESC LIMIT ?6 OFFSET ?7";
+	sqlite3_stmt *stmt = store_stmt(st, sql, "itiiiii", f->merchant_id, f->status,
+	                                f->from_ms, f->to_ms, f->token_id, limit, offset);
+	struct order o;
+	enum cp_result rc;
+
+	while ((rc = store_step_row(st, stmt)) == CP_OK) {
+		order_from_row(stmt, &o);
+		fn(&o, arg);
+	}
+	return rc == CP_NOT_FOUND ? CP_OK : rc;
+}
+
+enum cp_result
+store_order_search_count(struct store *st, const struct order_filter *f, int64_t *count)
+{
+	static const char sql[] = "SELECT COUNT(*) FROM orders" ORDER_FILTER;
+	sqlite3_stmt *stmt = store_stmt(st, sql, "itiii", f->merchant_id, f->status,
+	                                f->from_ms, f->to_ms, f->token_id);
+	enum cp_result rc = store_step_row(st, stmt);
+
+	if (rc == CP_OK) {
+		*count = sqlite3_column_int64(stmt, 0);
+		sqlite3_reset(stmt);
+	}
+	return rc;
+}
+
 enum cp_result
 store_order_due_expiry(struct store *st, int64_t now_ms, int64_t *ids, int max, int *n)
 {
@@ -267,4 +305,49 @@ store_deposit_find_token(struct store *st, const char *token, struct deposit *d)
 	static const char sql[] = "SELECT " DEPOSIT_COLUMNS " FROM deposits WHERE token = ?";
 
 	return store_deposit_one(st, store_stmt(st, sql, "t", token), d);
+}
+
+enum cp_result
+store_deposit_list(struct store *st, int64_t merchant_id, int64_t limit, int64_t offset,
+                   store_deposit_fn fn, void *arg)
+{
+	static const char sql[] = "SELECT " DEPOSIT_COLUMNS " FROM deposits"
+		" WHERE merchant_id = ? ORDER BY id DESC LIMIT ? OFFSET ?";
+	sqlite3_stmt *stmt = store_stmt(st, sql, "iii", merchant_id, limit, offset);
+	struct deposit d;
+	enum cp_result rc;
+
+	/* store_deposit_one() resets the statement after each row, so the rows
+	 * are read here directly. */
+	while ((rc = store_step_row(st, stmt)) == CP_OK) {
+		char mode[16];
+
+		memset(&d, 0, sizeof(d));
+		d.id = sqlite3_column_int64(stmt, 0);
+		d.merchant_id = sqlite3_column_int64(stmt, 1);
+		d.token_id = sqlite3_column_int64(stmt, 2);
+		store_col_text(stmt, 3, d.token, sizeof(d.token));
+		store_col_text(stmt, 4, d.deposit_token, sizeof(d.deposit_token));
+		store_col_text(stmt, 5, d.client_deposit_id, sizeof(d.client_deposit_id));
+		store_col_text(stmt, 6, mode, sizeof(mode));
+		d.mode = strcmp(mode, "sandbox") == 0 ? TOKEN_MODE_SANDBOX : TOKEN_MODE_LIVE;
+		store_col_text(stmt, 7, d.currency, sizeof(d.currency));
+		d.created_at_ms = sqlite3_column_int64(stmt, 8);
+		fn(&d, arg);
+	}
+	return rc == CP_NOT_FOUND ? CP_OK : rc;
+}
+
+enum cp_result
+store_deposit_count(struct store *st, int64_t merchant_id, int64_t *count)
+{
+	static const char sql[] = "SELECT COUNT(*) FROM deposits WHERE merchant_id = ?";
+	sqlite3_stmt *stmt = store_stmt(st, sql, "i", merchant_id);
+	enum cp_result rc = store_step_row(st, stmt);
+
+	if (rc == CP_OK) {
+		*count = sqlite3_column_int64(stmt, 0);
+		sqlite3_reset(stmt);
+	}
+	return rc;
 }

@@ -240,3 +240,58 @@ wipe:
 	sodium_memzero(secret, SIGNING_SECRET_TEXT_MAX);
 	return rc;
 }
+
+enum cp_result
+tokens_update(struct gateway *gw, int64_t merchant_id, int64_t token_id,
+              const struct token_request *req, struct access_token *out,
+              struct field_errors *errs)
+{
+	struct token_request edit = *req;
+	struct access_token old;
+	struct merchant m;
+	enum cp_result rc;
+
+	if ((rc = store_begin(gw->store)) != CP_OK)
+		return rc;
+	rc = store_token_get(gw->store, token_id, &old);
+	if (rc == CP_OK && (old.merchant_id != merchant_id || old.revoked_at != 0))
+		rc = CP_NOT_FOUND;
+	if (rc == CP_OK)
+		rc = store_merchant_get(gw->store, merchant_id, &m);
+	if (rc != CP_OK)
+		goto fail;
+
+	/* The mode and the secrets stay: only the descriptive fields change. */
+	edit.mode = token_mode_name(old.mode);
+	memset(out, 0, sizeof(*out));
+	tokens_check_fields(gw, &edit, &m, out, errs);
+	if (errs->count > 0) {
+		rc = CP_INVALID;
+		goto fail;
+	}
+	out->id = old.id;
+	out->merchant_id = old.merchant_id;
+	out->mode = old.mode;
+	memcpy(out->digest, old.digest, sizeof(out->digest));
+	memcpy(out->last_chars, old.last_chars, sizeof(out->last_chars));
+	memcpy(out->signing_secret_sealed, old.signing_secret_sealed,
+	       sizeof(out->signing_secret_sealed));
+	out->created_at = old.created_at;
+	out->last_used_at = old.last_used_at;
+	memcpy(out->last_used_ip, old.last_used_ip, sizeof(out->last_used_ip));
+
+	rc = store_token_update(gw->store, out);
+	if (rc == CP_EXISTS)
+		field_errors_add(errs, "name", "a token named \"%.60s\" already exists;"
+		                 " choose another name", out->name);
+	if (rc != CP_OK)
+		goto fail;
+	if ((rc = store_commit(gw->store)) == CP_OK)
+		log_info("token edited", "customer_id", log_int(merchant_id),
+		         "token_id", log_int(token_id), NULL);
+	return rc;
+
+fail:
+	store_rollback(gw->store);
+	return rc == CP_EXISTS ? CP_INVALID : rc;
+}

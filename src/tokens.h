@@ -34,6 +34,16 @@ enum cp_result tokens_create(struct gateway *gw, const struct token_request *req
                              struct access_token *out, char *token_text,
                              char *secret, struct field_errors *errs);
 
+/*
+ * Validate and write the non-secret fields of the merchant's active token
+ * token_id: every field of req except mode, which stays. Fills *out with
+ * the stored token. CP_INVALID fills errs; CP_NOT_FOUND when the token is
+ * not the merchant's or is revoked.
+ */
+enum cp_result tokens_update(struct gateway *gw, int64_t merchant_id, int64_t token_id,
+                             const struct token_request *req, struct access_token *out,
+                             struct field_errors *errs);
+
 /* True when type is "crypto", "binance_pay" or a known coin code. */
 bool tokens_type_is_valid(const char *type);
 

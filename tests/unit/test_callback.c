@@ -291,7 +291,7 @@ insert_event(struct fixture *fx, int64_t token_id, int64_t order_id,
 }
 
 /* The delivery columns the tests check. */
-struct delivery_row {
+struct stored_delivery {
 	char state[16];
 	int64_t attempts;
 	int64_t last_http_status;
@@ -301,7 +301,7 @@ struct delivery_row {
 };
 
 static void
-read_delivery(struct fixture *fx, int64_t id, struct delivery_row *row)
+read_delivery(struct fixture *fx, int64_t id, struct stored_delivery *row)
 {
 	sqlite3_stmt *stmt = NULL;
 
@@ -335,7 +335,7 @@ sleep_ms(int ms)
 static bool
 wait_delivery(struct fixture *fx, int64_t id, const char *state, int64_t min_attempts)
 {
-	struct delivery_row row;
+	struct stored_delivery row;
 
 	for (int waited = 0; waited < WAIT_MAX_MS; waited += WAIT_STEP_MS) {
 		read_delivery(fx, id, &row);
@@ -504,7 +504,7 @@ delivery_retries_in_sequence(void **state)
 	struct fixture *fx = *state;
 	const char *body1 = "{\"event_id\":\"evt_7_1\",\"sequence\":1,\"note\":\"caf\xc3\xa9\"}";
 	const char *body2 = "{\"event_id\":\"evt_7_2\",\"sequence\":2}";
-	struct delivery_row row;
+	struct stored_delivery row;
 	int64_t now = (int64_t)time(NULL);
 
 	fx->receiver.script[0] = (struct scripted_response){ 500, NULL, 2 };
@@ -548,7 +548,7 @@ static void
 redirect_counts_as_failure(void **state)
 {
 	struct fixture *fx = *state;
-	struct delivery_row row;
+	struct stored_delivery row;
 	char location[128];
 
 	snprintf(location, sizeof(location), "http://127.0.0.1:%u/elsewhere",
@@ -577,7 +577,7 @@ static void
 old_event_fails_for_good(void **state)
 {
 	struct fixture *fx = *state;
-	struct delivery_row row;
+	struct stored_delivery row;
 	int64_t created_at = (int64_t)time(NULL) - CP_CALLBACK_RETRY_S - 10;
 
 	fx->receiver.script[0] = (struct scripted_response){ 503, NULL, 3 * CP_CALLBACK_RESPONSE_MAX };
@@ -602,7 +602,7 @@ static void
 live_token_rejects_loopback(void **state)
 {
 	struct fixture *fx = *state;
-	struct delivery_row row;
+	struct stored_delivery row;
 	int64_t now = (int64_t)time(NULL);
 
 	insert_token(fx, 1, "sandbox");
