@@ -1356,8 +1356,9 @@ char *cabinet_page_token_reveal(const struct cabinet_frame *f, json_object *data
 		return NULL;
 	cab_begin(&b, f, "Token created", cab_string(token, "name"));
 	cab_puts(&b, "<div class=\"warning\" role=\"alert\">\n<h2>Copy both values now</h2>\n"
-	             "<p>They are shown only once and cannot be shown again: the gateway stores"
-	             " only a digest of them. If you lose one, revoke this token and create a"
+	             "<p>They are shown only once and cannot be shown again: the gateway keeps"
+	             " only a digest of the token and an encrypted copy of the secret that it"
+	             " uses to sign callbacks. If you lose one, revoke this token and create a"
 	             " new one.</p>\n</div>\n");
 	cab_secret(&b, "access-token", "Access token", "Copy access token",
 	           "Your shop sends it as access_token in API requests, or in an"
