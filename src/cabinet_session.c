@@ -84,12 +84,15 @@ cabinet_sign_in_allowed(struct gateway *gw, const char *email, const char *ip,
 
 	if (gw->limits == NULL)
 		return true;
-	*retry_after_s = SIGN_IN_WINDOW_S - now % SIGN_IN_WINDOW_S;
 	snprintf(key, sizeof(key), "sign-in-account:%s", email);
-	if (ratelimit_peek(gw->limits, key, now, SIGN_IN_WINDOW_S) >= SIGN_IN_FAILURES_PER_ACCOUNT)
-		return false;
+	bool allowed = ratelimit_peek(gw->limits, key, now, SIGN_IN_WINDOW_S) <
+	               SIGN_IN_FAILURES_PER_ACCOUNT;
 	snprintf(key, sizeof(key), "sign-in-address:%s", ip);
-	return ratelimit_peek(gw->limits, key, now, SIGN_IN_WINDOW_S) < SIGN_IN_FAILURES_PER_ADDRESS;
+	allowed = allowed && ratelimit_peek(gw->limits, key, now, SIGN_IN_WINDOW_S) <
+	                     SIGN_IN_FAILURES_PER_ADDRESS;
+	if (!allowed)
+		*retry_after_s = SIGN_IN_WINDOW_S - now % SIGN_IN_WINDOW_S;
+	return allowed;
 }
 
 static void

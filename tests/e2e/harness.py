@@ -167,9 +167,11 @@ def count_orders(db_path, customer_id=None):
 class Response:
     """One HTTP response: status, headers (lower-cased names), raw bytes and parsed body."""
 
-    def __init__(self, status, headers, raw):
+    def __init__(self, status, headers, raw, set_cookies=None):
         self.status = status
         self.headers = headers
+        # Every Set-Cookie header in order, since headers keeps only the last one.
+        self.set_cookies = list(set_cookies or ())
         self.raw = raw
         self.text = raw.decode("utf-8", errors="replace")
         self.body = self.text
@@ -240,7 +242,7 @@ def http_request(url, method="GET", *, json_body=None, form=None, multipart=None
         resp = conn.getresponse()
         data = resp.read()
         resp_headers = {k.lower(): v for k, v in resp.getheaders()}
-        return Response(resp.status, resp_headers, data)
+        return Response(resp.status, resp_headers, data, resp.msg.get_all("Set-Cookie"))
     finally:
         conn.close()
 
@@ -515,10 +517,11 @@ def parse_listen_port(line):
 class GatewayTestCase(unittest.TestCase):
     """Fixture for one test class: database, merchant, sandbox token, receiver and daemon.
 
-    Class attributes after setUpClass: tmpdir, db_path, customer_id, token
-    (the access token text), secret (its signing secret), token_info (the
-    CLI output), receiver and daemon. Subclasses may set daemon_env to a dict
-    of environment variables for citypayd.
+    Class attributes after setUpClass: tmpdir, db_path, customer_id,
+    merchant_info (the `merchant add` output, with the initial cabinet
+    password), token (the access token text), secret (its signing secret),
+    token_info (the CLI output), receiver and daemon. Subclasses may set
+    daemon_env to a dict of environment variables for citypayd.
     """
 
     token_type = "crypto"
@@ -547,6 +550,7 @@ class GatewayTestCase(unittest.TestCase):
             merchant = run_cli(cls.db_path, "merchant", "add", "--company", "Example Shop",
                                "--email", "shop@example.com")
             cls.customer_id = merchant["customer_id"]
+            cls.merchant_info = merchant
             cls.receiver = CallbackReceiver()
             cls.token_info = create_token(cls.db_path, cls.customer_id, "shop",
                                           [cls.receiver.url], token_type=cls.token_type,
