@@ -14,6 +14,7 @@ if [ ! -f "$db.key" ]; then
 fi
 
 if ! $ctl --json merchant list | grep -q '"customer_id"'; then
+	echo "Demo merchant (sign in at http://$listen/cabinet/login):"
 	$ctl merchant add --company "Demo Shop" --email demo@shop.example
 	expires=$(( $(date +%s) + 365 * 24 * 3600 ))
 	echo
