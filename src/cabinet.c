@@ -225,7 +225,12 @@ cabinet_sign_in_failed(struct http_request *r, bool api, enum sign_in_result res
 		? "Too many failed attempts. Wait a few minutes and try again."
 		: code_step ? "The code is not valid. Enter the current code from your app."
 		            : "The e-mail address or the password is not correct.";
-	int status = result == SIGN_IN_LIMITED ? 429 : result == SIGN_IN_ERROR ? 500 : 401;
+	int status = 401;
+
+	if (result == SIGN_IN_LIMITED)
+		status = 429;
+	else if (result == SIGN_IN_ERROR)
+		status = 500;
 
 	if (api)
 		return http_send_error(r, status, status == 429 ? "RateLimited" : "BadCredentials",
@@ -309,7 +314,7 @@ cabinet_logout(struct cabinet_request *c)
 	return http_send_redirect(c->r, "/cabinet/login?notice=signed_out");
 }
 
-/* Load the signed-in session or answer 401 (JSON) or go to the sign-in page. */
+/* Load the signed-in session, or respond 401 (JSON) or redirect to the sign-in page. */
 static int
 cabinet_require_session(struct cabinet_request *c)
 {

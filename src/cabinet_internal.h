@@ -44,10 +44,10 @@ void cabinet_frame(struct cabinet_request *c, struct cabinet_frame *f, const cha
 /* The request's fields as a JSON object, to refill a form. */
 json_object *cabinet_form_values(struct cabinet_request *c);
 
-/* Answer 404 as JSON or as a page. */
+/* Respond 404 as JSON or as a page. */
 int cabinet_not_found(struct cabinet_request *c, const char *what);
 
-/* Log and answer 500. */
+/* Log and respond 500. */
 int cabinet_internal_error(struct cabinet_request *c, const char *context);
 
 /* Paging: page (from 1) and limit from the query; meta object of a list. */

@@ -27,9 +27,9 @@ void cabinet_reveals_put(struct cabinet_reveals *reveals, const char *session_id
                          const char *signing_secret, int64_t now);
 
 /*
- * Take the session's reveal: copies it out (TOKEN_TEXT_MAX and
- * SIGNING_SECRET_TEXT_MAX buffers), wipes the slot and returns true; false
- * when there is none or it is older than REVEAL_LIFETIME_S.
+ * Take the session's reveal. Copies it out into buffers of TOKEN_TEXT_MAX
+ * and SIGNING_SECRET_TEXT_MAX bytes, wipes the slot and returns true.
+ * Returns false when there is none or it is older than REVEAL_LIFETIME_S.
  */
 bool cabinet_reveals_take(struct cabinet_reveals *reveals, const char *session_id,
                           int64_t now, int64_t *token_id, char *access_token,

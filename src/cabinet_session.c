@@ -153,7 +153,7 @@ cabinet_sign_in(struct gateway *gw, const char *email, const char *password, con
 	if (rc == CP_ERROR)
 		return SIGN_IN_ERROR;
 
-	/* An unknown account spends the time of a real check, so the answer
+	/* An unknown account spends the time of a real check, so the response
 	 * time does not tell which e-mail addresses have accounts. */
 	known = rc == CP_OK && m.password_hash[0] != '\0';
 	if (!known) {

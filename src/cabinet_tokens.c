@@ -61,7 +61,12 @@ static json_object *
 cabinet_token_json(const struct access_token *t, int64_t now)
 {
 	json_object *obj = json_object_new_object();
-	const char *status = t->revoked_at ? "revoked" : now >= t->expires_at ? "expired" : "active";
+	const char *status = "active";
+
+	if (t->revoked_at != 0)
+		status = "revoked";
+	else if (now >= t->expires_at)
+		status = "expired";
 
 	json_object_object_add(obj, "id", json_object_new_int64(t->id));
 	json_object_object_add(obj, "name", json_object_new_string(t->name));
