@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,9 +8,11 @@
 #include "auth.h"
 #include "cabinet.h"
 #include "cabinet_page.h"
+#include "callback.h"
 #include "deposits.h"
 #include "log.h"
 #include "orders.h"
+#include "outbox.h"
 #include "rates.h"
 #include "sandbox.h"
 #include "views.h"
@@ -295,14 +298,102 @@ api_rates(struct http_request *r)
 	return http_send_success(r, 200, data, NULL, NULL);
 }
 
+/* The operator's configured callback egress addresses (callbacks.egress_addresses). */
 static int
 api_ip_addresses(struct http_request *r)
 {
+	const struct config *cfg = r->gw->cfg;
 	json_object *data = json_object_new_object();
+	json_object *list = json_object_new_array();
+	char text[IPADDR_TEXT_MAX];
 
-	/* NOTE: egress addresses are not configurable yet, so the list is empty. */
-	json_object_object_add(data, "addresses", json_object_new_array());
+	for (size_t i = 0; i < cfg->callback_egress_count; i++) {
+		ipaddr_format(&cfg->callback_egress[i], text, sizeof(text));
+		json_object_array_add(list, json_object_new_string(text));
+	}
+	json_object_object_add(data, "addresses", list);
 	return http_send_success(r, 200, data, NULL, NULL);
+}
+
+#define API_METRICS_MAX 4096    /* bytes of the /metrics text; it has fixed lines */
+
+/* Append formatted text to the metrics buffer; the size cap truncates. */
+static void __attribute__((format(printf, 3, 4)))
+api_metrics_append(char *buf, size_t *used, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (*used >= API_METRICS_MAX)
+		return;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + *used, API_METRICS_MAX - *used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*used += (size_t)n;
+	if (*used > API_METRICS_MAX - 1)
+		*used = API_METRICS_MAX - 1;
+}
+
+static void
+api_metrics_counter(char *buf, size_t *used, const char *name, const char *help,
+                    uint64_t value)
+{
+	api_metrics_append(buf, used, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",
+	                   name, help, name, name, (unsigned long long)value);
+}
+
+static void
+api_metrics_latency(char *buf, size_t *used, const struct callback_metrics *m)
+{
+	const char *name = "citypay_callback_latency_ms";
+
+	api_metrics_append(buf, used, "# HELP %s Time from sending a callback to its"
+	                   " complete response, in milliseconds.\n# TYPE %s histogram\n",
+	                   name, name);
+	for (int i = 0; i < CALLBACK_LATENCY_BUCKETS; i++)
+		api_metrics_append(buf, used, "%s_bucket{le=\"%lld\"} %llu\n", name,
+		                   (long long)callback_latency_bounds_ms[i],
+		                   (unsigned long long)m->latency_le[i]);
+	api_metrics_append(buf, used, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %llu\n"
+	                   "%s_count %llu\n", name, (unsigned long long)m->latency_count,
+	                   name, (unsigned long long)m->latency_sum_ms, name,
+	                   (unsigned long long)m->latency_count);
+}
+
+/* Callback delivery metrics in the Prometheus text format. */
+static int
+api_metrics(struct http_request *r)
+{
+	struct callback_metrics m;
+	int64_t depth = 0;
+	size_t used = 0;
+	char *buf;
+
+	if (store_begin_read(r->gw->store) != CP_OK)
+		return api_internal_error(r, "metrics queue depth");
+	enum cp_result rc = store_outbox_queue_depth(r->gw->store, &depth);
+	store_rollback(r->gw->store);
+	if (rc != CP_OK)
+		return api_internal_error(r, "metrics queue depth");
+	callback_metrics_read(&m);
+
+	if ((buf = malloc(API_METRICS_MAX)) == NULL)
+		return api_internal_error(r, "metrics buffer");
+	api_metrics_append(buf, &used, "# HELP citypay_up 1 while the gateway serves requests.\n"
+	                   "# TYPE citypay_up gauge\ncitypay_up 1\n");
+	api_metrics_counter(buf, &used, "citypay_callbacks_delivered_total",
+	                    "Callback attempts answered with a 2xx status.", m.delivered);
+	api_metrics_counter(buf, &used, "citypay_callbacks_retried_total",
+	                    "Failed callback attempts with a retry scheduled.", m.retried);
+	api_metrics_counter(buf, &used, "citypay_callbacks_failed_total",
+	                    "Callback deliveries given up after the retry window.", m.failed);
+	api_metrics_counter(buf, &used, "citypay_callback_attempts_total",
+	                    "Callback attempts recorded.", m.attempts);
+	api_metrics_append(buf, &used, "# HELP citypay_callbacks_queue_depth Callback deliveries"
+	                   " waiting to be sent or retried.\n# TYPE citypay_callbacks_queue_depth"
+	                   " gauge\ncitypay_callbacks_queue_depth %lld\n", (long long)depth);
+	api_metrics_latency(buf, &used, &m);
+	return http_send_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", buf, used);
 }
 
 static int
@@ -449,6 +540,7 @@ static const struct api_route api_routes[] = {
 	{ "GET", "/api/rates", false, false, api_rates },
 	{ "GET", "/api/rates/", true, false, api_rates },
 	{ "GET", "/api/ip-addresses", false, false, api_ip_addresses },
+	{ "GET", "/metrics", false, false, api_metrics },
 	{ "GET", "/invoice", false, false, api_invoice_page },
 	{ "POST", "/invoice/coin", false, false, api_invoice_coin },
 	{ "POST", "/invoice/cancel", false, false, api_invoice_cancel },

@@ -3,6 +3,7 @@
  * deliveries from the outbox, POSTs a batch of them concurrently with the
  * libcurl multi interface, and records each outcome in the store.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -33,6 +34,14 @@
  * noticed even if curl_multi_wakeup() is missed. */
 #define CALLBACK_MULTI_POLL_MS 1000
 
+/* Effect of a recorded attempt on its delivery, counted in the metrics. */
+enum callback_outcome {
+	CALLBACK_OUTCOME_NONE,          /* not recorded */
+	CALLBACK_OUTCOME_DELIVERED,
+	CALLBACK_OUTCOME_RETRY,         /* failed, another attempt is scheduled */
+	CALLBACK_OUTCOME_GAVE_UP,       /* failed, the delivery is now 'failed' */
+};
+
 /* One delivery attempt in flight. */
 struct callback_request {
 	struct outbox_delivery *delivery;
@@ -45,6 +54,7 @@ struct callback_request {
 	long http_status;
 	int64_t latency_ms;
 	int64_t attempted_at;           /* Unix seconds, also the signed timestamp */
+	enum callback_outcome outcome;
 	char host[CALLBACK_HOST_MAX];   /* for logs; never the path or query */
 	char error[CALLBACK_ERROR_MAX]; /* why the attempt failed before sending */
 	char curl_error[CURL_ERROR_SIZE];
@@ -74,9 +84,16 @@ struct callback_dispatcher {
 	 * multi handle's cache, so a live request never reuses a connection
 	 * that a sandbox request opened to a private address. */
 	CURLSH *live_share;
+	/* Counted since the process started, across stops and starts; guarded
+	 * by lock. */
+	struct callback_metrics metrics;
 };
 
-/* The one dispatcher of the process; start, wake and stop act on it. */
+const int64_t callback_latency_bounds_ms[CALLBACK_LATENCY_BUCKETS] = {
+	50, 100, 250, 500, 1000, 2500, 5000, 10000,
+};
+
+/* The one dispatcher of the process; start, wake, stop and the metrics act on it. */
 static struct callback_dispatcher callback_dispatcher = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -98,6 +115,69 @@ callback_sign(const char *secret, int64_t timestamp, const char *body,
 	crypto_auth_hmacsha256_final(&state, mac);
 	sodium_bin2hex(hex_out, CALLBACK_SIGNATURE_HEX, mac, sizeof(mac));
 	sodium_memzero(&state, sizeof(state));
+}
+
+/* Parse Unix seconds written as 1 to 18 decimal digits; -1 otherwise. */
+static int
+callback_parse_timestamp(const char *text, int64_t *out)
+{
+	int64_t value = 0;
+	size_t n = 0;
+
+	for (; text[n] >= '0' && text[n] <= '9'; n++) {
+		if (n == 18)
+			return -1;
+		value = value * 10 + (text[n] - '0');
+	}
+	if (n == 0 || text[n] != '\0')
+		return -1;
+	*out = value;
+	return 0;
+}
+
+enum callback_verify_result
+callback_verify(const char *secret, const char *timestamp, const char *signature,
+                const char *body, size_t len, int64_t now)
+{
+	char expected[CALLBACK_SIGNATURE_HEX];
+	char given[CALLBACK_SIGNATURE_HEX];
+	int64_t ts;
+
+	if (timestamp == NULL || signature == NULL)
+		return CALLBACK_VERIFY_MISSING;
+	if (callback_parse_timestamp(timestamp, &ts) != 0 ||
+	    strlen(signature) != CALLBACK_SIGNATURE_HEX - 1)
+		return CALLBACK_VERIFY_MALFORMED;
+	if (ts > now + CALLBACK_TOLERANCE_S || ts < now - CALLBACK_TOLERANCE_S)
+		return CALLBACK_VERIFY_STALE;
+
+	for (size_t i = 0; i < sizeof(given); i++)
+		given[i] = (char)tolower((unsigned char)signature[i]);
+	callback_sign(secret, ts, body, len, expected);
+	bool same = sodium_memcmp(expected, given, CALLBACK_SIGNATURE_HEX - 1) == 0;
+
+	sodium_memzero(expected, sizeof(expected));
+	return same ? CALLBACK_VERIFY_OK : CALLBACK_VERIFY_MISMATCH;
+}
+
+const char *
+callback_verify_strerror(enum callback_verify_result result)
+{
+	switch (result) {
+	case CALLBACK_VERIFY_OK:
+		return "valid";
+	case CALLBACK_VERIFY_MISSING:
+		return "missing X-Signature-Timestamp or X-Signature header";
+	case CALLBACK_VERIFY_MALFORMED:
+		return "X-Signature-Timestamp is not Unix seconds or X-Signature is not"
+		       " 64 hex digits";
+	case CALLBACK_VERIFY_STALE:
+		return "X-Signature-Timestamp is more than 300 seconds away from the"
+		       " local clock";
+	case CALLBACK_VERIFY_MISMATCH:
+		return "X-Signature does not match the body and timestamp under this secret";
+	}
+	return "unknown verification result";
 }
 
 /* The IPv4 rules of callback_address_is_public(), on a.b.c.d as v4[0..3]. */
@@ -214,43 +294,46 @@ callback_read_host(struct callback_request *req)
 	curl_url_cleanup(url);
 }
 
+static int
+callback_add_header(struct callback_request *req, const char *line)
+{
+	struct curl_slist *list = curl_slist_append(req->headers, line);
+
+	if (list == NULL)
+		return -1;
+	req->headers = list;
+	return 0;
+}
+
 /* Build the header list with a fresh timestamp and signature. */
 static int
 callback_build_headers(struct callback_request *req, const char *secret)
 {
 	const struct outbox_delivery *d = req->delivery;
 	char signature[CALLBACK_SIGNATURE_HEX];
-	char line[128];
-	struct curl_slist *list = NULL;
+	char timestamp_line[64];
+	char signature_line[32 + CALLBACK_SIGNATURE_HEX];
+	char event_line[64];
 
 	callback_sign(secret, req->attempted_at, d->body, d->body_len, signature);
+	snprintf(timestamp_line, sizeof(timestamp_line), "X-Signature-Timestamp: %lld",
+	         (long long)req->attempted_at);
+	snprintf(signature_line, sizeof(signature_line), "X-Signature: %s", signature);
+	snprintf(event_line, sizeof(event_line), "X-Event-Id: %s", d->event_id);
 
-	const char *fixed[] = {
+	const char *lines[] = {
 		"Content-Type: application/json",
 		/* Without this curl waits for 100-continue on large bodies. */
 		"Expect:",
+		timestamp_line,
+		signature_line,
+		event_line,
+		d->resend ? "X-Event-Resend: true" : NULL,
 	};
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		if ((list = curl_slist_append(req->headers, fixed[i])) == NULL)
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		if (lines[i] != NULL && callback_add_header(req, lines[i]) != 0)
 			return -1;
-		req->headers = list;
 	}
-
-	snprintf(line, sizeof(line), "X-Signature-Timestamp: %lld",
-	         (long long)req->attempted_at);
-	if ((list = curl_slist_append(req->headers, line)) == NULL)
-		return -1;
-	req->headers = list;
-
-	snprintf(line, sizeof(line), "X-Signature: %s", signature);
-	if ((list = curl_slist_append(req->headers, line)) == NULL)
-		return -1;
-	req->headers = list;
-
-	snprintf(line, sizeof(line), "X-Event-Id: %s", d->event_id);
-	if ((list = curl_slist_append(req->headers, line)) == NULL)
-		return -1;
-	req->headers = list;
 	return 0;
 }
 
@@ -494,7 +577,8 @@ callback_log_outcome(const struct callback_request *req, const struct outbox_att
 		log_info("callback delivered", "event_id", d->event_id,
 		         "host", req->host, "status", log_int(a->http_status),
 		         "latency_ms", log_int(a->latency_ms),
-		         "attempt", log_int(d->attempts + 1), NULL);
+		         "attempt", log_int(d->attempts + 1),
+		         "resend", d->resend ? "true" : "false", NULL);
 	} else if (gave_up) {
 		log_warn("callback delivery abandoned after the retry window",
 		         "event_id", d->event_id, "host", req->host,
@@ -522,6 +606,7 @@ callback_record_one(struct callback_dispatcher *dp, struct callback_request *req
 		.response = req->response,
 		.response_len = req->response_len,
 		.latency_ms = req->latency_ms,
+		.resend = req->delivery->resend,
 	};
 	bool gave_up = false;
 
@@ -550,7 +635,46 @@ callback_record_one(struct callback_dispatcher *dp, struct callback_request *req
 		return -1;
 	}
 	callback_log_outcome(req, &a, gave_up);
+	if (a.delivered)
+		req->outcome = CALLBACK_OUTCOME_DELIVERED;
+	else
+		req->outcome = gave_up ? CALLBACK_OUTCOME_GAVE_UP : CALLBACK_OUTCOME_RETRY;
 	return 0;
+}
+
+/* Add one recorded attempt to the metrics; the caller holds dp->lock. */
+static void
+callback_count_one(struct callback_metrics *m, const struct callback_request *req)
+{
+	m->attempts++;
+	if (req->outcome == CALLBACK_OUTCOME_DELIVERED)
+		m->delivered++;
+	else if (req->outcome == CALLBACK_OUTCOME_RETRY)
+		m->retried++;
+	else
+		m->failed++;
+
+	/* Only a request that was sent has a latency. */
+	if (req->easy == NULL)
+		return;
+	m->latency_count++;
+	m->latency_sum_ms += (uint64_t)(req->latency_ms > 0 ? req->latency_ms : 0);
+	for (int i = 0; i < CALLBACK_LATENCY_BUCKETS; i++) {
+		if (req->latency_ms <= callback_latency_bounds_ms[i])
+			m->latency_le[i]++;
+	}
+}
+
+/* Count the attempts of a batch whose record has committed. */
+static void
+callback_count(struct callback_dispatcher *dp, const struct callback_batch *batch)
+{
+	pthread_mutex_lock(&dp->lock);
+	for (int i = 0; i < batch->count; i++) {
+		if (batch->requests[i].outcome != CALLBACK_OUTCOME_NONE)
+			callback_count_one(&dp->metrics, &batch->requests[i]);
+	}
+	pthread_mutex_unlock(&dp->lock);
 }
 
 /* Record every request that finished or failed before sending, in one
@@ -572,8 +696,11 @@ callback_record(struct callback_dispatcher *dp, struct callback_batch *batch)
 			return;
 		}
 	}
-	if (store_commit(dp->store) != CP_OK)
+	if (store_commit(dp->store) != CP_OK) {
 		log_error("committing callback attempts failed", NULL);
+		return;
+	}
+	callback_count(dp, batch);
 }
 
 /* Claim, send and record one batch. Returns the number claimed, or -1. */
@@ -743,6 +870,16 @@ callback_dispatcher_start(const char *db_path, const struct keys *keys,
 fail:
 	callback_release(dp);
 	return CP_ERROR;
+}
+
+void
+callback_metrics_read(struct callback_metrics *out)
+{
+	struct callback_dispatcher *dp = &callback_dispatcher;
+
+	pthread_mutex_lock(&dp->lock);
+	*out = dp->metrics;
+	pthread_mutex_unlock(&dp->lock);
 }
 
 void

@@ -4,9 +4,11 @@
  * Every callback is a POST of the event body stored at creation, sent byte
  * for byte on every attempt, with the headers X-Signature-Timestamp (Unix
  * seconds), X-Signature (hex HMAC-SHA256 over "<timestamp>.<body>" keyed
- * with the token's signing secret) and X-Event-Id. A 2xx response within the
- * timeout is success. Anything else, redirects included, is retried with
- * exponential backoff until the event is CP_CALLBACK_RETRY_S seconds old.
+ * with the token's signing secret) and X-Event-Id. The first attempt after
+ * an operator's resend also carries X-Event-Resend: true. A 2xx response
+ * within the timeout is success. Anything else, redirects included, is retried
+ * with exponential backoff until the event is CP_CALLBACK_RETRY_S seconds
+ * old. docs/CALLBACKS.md describes this for merchants.
  */
 #ifndef CITYPAY_CALLBACK_H
 #define CITYPAY_CALLBACK_H
@@ -23,6 +25,8 @@
 #define CALLBACK_RETRY_BASE_S  10       /* first retry delay */
 #define CALLBACK_RETRY_CAP_S   3600     /* largest retry delay */
 #define CALLBACK_POLL_MS       1000     /* idle wait between outbox reads */
+#define CALLBACK_TOLERANCE_S   300      /* accepted clock difference when verifying */
+#define CALLBACK_LATENCY_BUCKETS 8
 
 /* Dispatcher settings. A zero value selects the default named beside it. */
 struct callback_config {
@@ -40,6 +44,45 @@ struct callback_config {
  */
 void callback_sign(const char *secret, int64_t timestamp, const char *body,
                    size_t len, char hex_out[CALLBACK_SIGNATURE_HEX]);
+
+/* The outcome of checking a received callback's signature. */
+enum callback_verify_result {
+	CALLBACK_VERIFY_OK,
+	CALLBACK_VERIFY_MISSING,        /* a signature header is absent */
+	CALLBACK_VERIFY_MALFORMED,      /* not Unix seconds, or not 64 hex digits */
+	CALLBACK_VERIFY_STALE,          /* more than CALLBACK_TOLERANCE_S from now */
+	CALLBACK_VERIFY_MISMATCH,
+};
+
+/*
+ * Verify a received callback as a merchant does: timestamp and signature
+ * are the X-Signature-Timestamp and X-Signature header values (NULL when
+ * absent), body the raw request body, now the receiver's Unix seconds. The
+ * signature is compared in constant time, case-insensitively.
+ */
+enum callback_verify_result callback_verify(const char *secret, const char *timestamp,
+                                            const char *signature, const char *body,
+                                            size_t len, int64_t now);
+
+/* A sentence describing a verification result, "valid" for CALLBACK_VERIFY_OK. */
+const char *callback_verify_strerror(enum callback_verify_result result);
+
+/* Upper bounds in milliseconds of the latency histogram's buckets, ascending. */
+extern const int64_t callback_latency_bounds_ms[CALLBACK_LATENCY_BUCKETS];
+
+/* Delivery counters of this process, counted once each attempt's record commits. */
+struct callback_metrics {
+	uint64_t attempts;              /* attempts recorded */
+	uint64_t delivered;             /* attempts that received a 2xx status */
+	uint64_t retried;               /* failed attempts with another one scheduled */
+	uint64_t failed;                /* failed attempts after which the delivery gave up */
+	uint64_t latency_count;         /* attempts that were sent */
+	uint64_t latency_sum_ms;
+	uint64_t latency_le[CALLBACK_LATENCY_BUCKETS]; /* sent attempts at or below each bound */
+};
+
+/* Copy the current counters into out; safe from any thread. */
+void callback_metrics_read(struct callback_metrics *out);
 
 /*
  * True when a live-mode callback may connect to addr: false for loopback,

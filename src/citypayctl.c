@@ -1,12 +1,15 @@
 /*
  * citypayctl: the operator's command-line tool. It creates the key file and
  * the database, adds merchants, creates, lists and revokes access tokens,
- * lists orders and drives the sandbox chain. It calls the same modules as
- * the daemon (store, tokens, sandbox, views) and implements no rule itself.
+ * lists orders, drives the sandbox chain, shows and resends callbacks and
+ * runs a local callback receiver for development. It calls the same modules
+ * as the daemon (store, tokens, sandbox, views, callback) and implements no
+ * rule itself.
  *
  * With --json every command prints exactly one JSON object on stdout, an
  * error included ({"error": "..."}), so scripts can parse the result; the
- * plain message also goes to stderr. Exit status: 0 on success, 1 when
+ * plain message also goes to stderr. callbacks listen is the exception: it
+ * prints one object per line until it stops. Exit status: 0 on success, 1 when
  * the command failed, 2 when the command line is invalid.
  */
 #include <errno.h>
@@ -17,12 +20,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <json-c/json.h>
+#include <microhttpd.h>
 #include <sodium.h>
 
+#include "callback.h"
 #include "config.h"
 #include "gateway.h"
 #include "keys.h"
@@ -30,6 +40,7 @@
 #include "merchants.h"
 #include "password.h"
 #include "money.h"
+#include "outbox.h"
 #include "result.h"
 #include "sandbox.h"
 #include "store.h"
@@ -84,6 +95,10 @@ enum ctl_option {
 	OPT_ORDER_EXPIRY,
 	OPT_AUTO_EXCHANGE,
 	OPT_PASSWORD_STDIN,
+	OPT_STATE,
+	OPT_PORT,
+	OPT_SECRET,
+	OPT_STATUS,
 };
 
 struct ctl;
@@ -108,8 +123,8 @@ typedef void (*ctl_printer)(json_object *result);
 static const char ctl_help[] =
 	"usage: citypayctl [GLOBAL OPTIONS] COMMAND [OPTIONS]\n"
 	"\n"
-	"Manage a CityPay gateway database: merchants, access tokens, orders and\n"
-	"the sandbox chain.\n"
+	"Manage a CityPay gateway database: merchants, access tokens, orders, the\n"
+	"sandbox chain and callback deliveries.\n"
 	"\n"
 	"Global options, given before the command:\n"
 	"  --db PATH          database file (default: $CITYPAY_DB, else ./citypay.db)\n"
@@ -154,6 +169,24 @@ static const char ctl_help[] =
 	"  sandbox mine [--blocks N]\n"
 	"      Mine N sandbox blocks (1 to 1000, default 1) and apply the new\n"
 	"      confirmations.\n"
+	"  callbacks list [--customer ID] [--order TOKEN]\n"
+	"                 [--state pending|delivered|failed] [--limit N]\n"
+	"      List callback deliveries, newest first, at most N (default 100, at\n"
+	"      most 10000): of one merchant, one order token or one state.\n"
+	"  callbacks show EVENT_ID\n"
+	"      Show one callback event, its body and every logged attempt of each\n"
+	"      delivery: time, HTTP status, error, latency and truncated response.\n"
+	"  callbacks resend EVENT_ID\n"
+	"      Send the event again to each of its URLs, with the same event_id and\n"
+	"      body and the header X-Event-Resend: true. The daemon sends it within\n"
+	"      a second.\n"
+	"  callbacks listen --port N --secret SECRET [--status CODE]\n"
+	"      Receive callbacks on 127.0.0.1:N for development (0 picks a free\n"
+	"      port, printed first). Prints one line per POST, with --json one JSON\n"
+	"      object, saying whether X-Signature verifies with SECRET within 300\n"
+	"      seconds of the local clock, and answers CODE (200 to 599, default\n"
+	"      200). Stops on SIGINT or SIGTERM. SECRET is visible to other local\n"
+	"      users in the process list, so use a sandbox token's secret.\n"
 	"\n"
 	"Exit status: 0 on success, 1 when the command failed, 2 on invalid usage.\n";
 
@@ -1701,6 +1734,560 @@ ctl_sandbox_mine(struct ctl *ctl, int argc, char **argv)
 	return status;
 }
 
+/* callbacks */
+
+/* One delivery of the operator's callback list. */
+static void
+ctl_callback_row(const struct outbox_summary *s, void *arg)
+{
+	json_object *obj = json_object_new_object();
+
+	json_object_object_add(obj, "event_id", json_object_new_string(s->event_id));
+	if (s->order_token[0] != '\0')
+		json_object_object_add(obj, "order_token", json_object_new_string(s->order_token));
+	if (s->deposit_token[0] != '\0')
+		json_object_object_add(obj, "deposit_token", json_object_new_string(s->deposit_token));
+	json_object_object_add(obj, "action", json_object_new_string(s->action));
+	json_object_object_add(obj, "sequence", json_object_new_int64(s->sequence));
+	json_object_object_add(obj, "url", json_object_new_string(s->url));
+	json_object_object_add(obj, "state", json_object_new_string(s->state));
+	json_object_object_add(obj, "attempts", json_object_new_int64(s->attempts));
+	json_object_object_add(obj, "last_http_status", s->last_http_status != 0 ?
+	                       json_object_new_int64(s->last_http_status) : NULL);
+	json_object_object_add(obj, "last_error", ctl_string_or_null(s->last_error));
+	json_object_object_add(obj, "created_at", json_object_new_int64(s->created_at));
+	json_object_object_add(obj, "delivered_at", ctl_time_or_null(s->delivered_at));
+	json_object_array_add(arg, obj);
+}
+
+static void
+ctl_print_callbacks(json_object *result)
+{
+	static const struct ctl_column columns[] = {
+		{ "EVENT ID", "event_id" }, { "ORDER TOKEN", "order_token" },
+		{ "DEPOSIT TOKEN", "deposit_token" }, { "ACTION", "action" },
+		{ "SEQ", "sequence" }, { "STATE", "state" }, { "ATTEMPTS", "attempts" },
+		{ "LAST STATUS", "last_http_status" }, { "CREATED", "created_at" },
+		{ "URL", "url" },
+	};
+	json_object *rows = ctl_rows(result, "callbacks");
+
+	if (json_object_array_length(rows) == 0) {
+		printf("No callbacks.\n");
+		return;
+	}
+	ctl_print_table(rows, columns, sizeof(columns) / sizeof(columns[0]));
+}
+
+static int
+ctl_callbacks_list_options(struct ctl *ctl, int argc, char **argv, struct outbox_filter *f)
+{
+	static const struct option options[] = {
+		{ "customer", required_argument, NULL, OPT_CUSTOMER },
+		{ "order", required_argument, NULL, OPT_ORDER },
+		{ "state", required_argument, NULL, OPT_STATE },
+		{ "limit", required_argument, NULL, OPT_LIMIT },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt, status = CTL_EXIT_OK;
+
+	while (status == CTL_EXIT_OK &&
+	       (opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (opt == OPT_CUSTOMER)
+			status = ctl_parse_int(ctl, "--customer", optarg, 1, INT64_MAX, &f->merchant_id);
+		else if (opt == OPT_ORDER)
+			f->order_token = optarg;
+		else if (opt == OPT_STATE)
+			f->state = optarg;
+		else if (opt == OPT_LIMIT)
+			status = ctl_parse_int(ctl, "--limit", optarg, 1, CTL_ORDER_LIMIT_MAX, &f->limit);
+		else
+			return ctl_option_error(ctl, opt, argv);
+	}
+	if (status != CTL_EXIT_OK)
+		return status;
+	if (f->state != NULL && strcmp(f->state, "pending") != 0 &&
+	    strcmp(f->state, "delivered") != 0 && strcmp(f->state, "failed") != 0)
+		return ctl_usage_error(ctl, "--state must be pending, delivered or failed, not"
+		                       " \"%.40s\"", f->state);
+	return ctl_no_arguments(ctl, argc, argv);
+}
+
+static int
+ctl_callbacks_list(struct ctl *ctl, int argc, char **argv)
+{
+	struct outbox_filter filter = { .limit = CTL_ORDER_LIMIT };
+	json_object *rows, *result;
+	enum cp_result rc;
+	int status;
+
+	status = ctl_callbacks_list_options(ctl, argc, argv, &filter);
+	if (status != CTL_EXIT_OK)
+		return status;
+	if ((status = ctl_open(ctl)) != CTL_EXIT_OK)
+		return status;
+
+	if ((rc = store_begin_read(ctl->gw.store)) != CP_OK)
+		return ctl_fail_store(ctl, "list callbacks", rc);
+	rows = json_object_new_array();
+	rc = store_outbox_list(ctl->gw.store, &filter, ctl_callback_row, rows);
+	if (rc == CP_OK)
+		rc = store_commit(ctl->gw.store);
+	else
+		store_rollback(ctl->gw.store);
+	if (rc != CP_OK) {
+		json_object_put(rows);
+		return ctl_fail_store(ctl, "list callbacks", rc);
+	}
+
+	result = json_object_new_object();
+	json_object_object_add(result, "callbacks", rows);
+	status = ctl_emit(ctl, result, ctl_print_callbacks, NULL, false);
+	json_object_put(result);
+	return status;
+}
+
+/* Read the single EVENT_ID argument of show and resend. Returns 0 or 2. */
+static int
+ctl_event_id_argument(struct ctl *ctl, int argc, char **argv, const char **event_id)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	if ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1)
+		return ctl_option_error(ctl, opt, argv);
+	if (optind >= argc)
+		return ctl_usage_error(ctl, "missing the event id");
+	*event_id = argv[optind++];
+	return ctl_no_arguments(ctl, argc, argv);
+}
+
+static void
+ctl_attempt_row(const struct outbox_attempt_row *a, void *arg)
+{
+	json_object *obj = json_object_new_object();
+
+	json_object_object_add(obj, "attempted_at", json_object_new_int64(a->attempted_at));
+	json_object_object_add(obj, "http_status", a->http_status != 0 ?
+	                       json_object_new_int64(a->http_status) : NULL);
+	json_object_object_add(obj, "error", ctl_string_or_null(a->error));
+	json_object_object_add(obj, "latency_ms", json_object_new_int64(a->latency_ms));
+	json_object_object_add(obj, "response", ctl_string_or_null(a->response));
+	json_object_object_add(obj, "resend", json_object_new_boolean(a->resend));
+	json_object_array_add(arg, obj);
+}
+
+/* The event part of show: the stored body as JSON, or as text if it does not parse. */
+static json_object *
+ctl_event_json(const struct outbox_event *ev)
+{
+	json_object *obj = json_object_new_object();
+	json_object *body = json_tokener_parse(ev->body);
+
+	json_object_object_add(obj, "event_id", json_object_new_string(ev->event_id));
+	json_object_object_add(obj, "action", json_object_new_string(ev->action));
+	json_object_object_add(obj, "sequence", json_object_new_int64(ev->sequence));
+	json_object_object_add(obj, "created_at", json_object_new_int64(ev->created_at));
+	json_object_object_add(obj, "body", body != NULL ? body : json_object_new_string(ev->body));
+	return obj;
+}
+
+/* Read the deliveries of an event with their logged attempts into a JSON array. */
+static enum cp_result
+ctl_deliveries_json(struct ctl *ctl, int64_t event_row, json_object *list)
+{
+	struct outbox_delivery_info rows[CP_CALLBACK_URLS_MAX];
+	int n = 0;
+	enum cp_result rc = store_outbox_deliveries(ctl->gw.store, event_row, rows,
+	                                            CP_CALLBACK_URLS_MAX, &n);
+
+	for (int i = 0; rc == CP_OK && i < n; i++) {
+		json_object *obj = json_object_new_object();
+		json_object *attempts = json_object_new_array();
+
+		json_object_object_add(obj, "url", json_object_new_string(rows[i].url));
+		json_object_object_add(obj, "state", json_object_new_string(rows[i].state));
+		json_object_object_add(obj, "next_attempt_at", strcmp(rows[i].state, "pending") == 0 ?
+		                       json_object_new_int64(rows[i].next_attempt_at) : NULL);
+		json_object_object_add(obj, "delivered_at", ctl_time_or_null(rows[i].delivered_at));
+		json_object_object_add(obj, "resend_pending",
+		                       json_object_new_boolean(rows[i].resend_pending));
+		json_object_object_add(obj, "attempts", attempts);
+		json_object_array_add(list, obj);
+		rc = store_outbox_attempts(ctl->gw.store, rows[i].id, ctl_attempt_row, attempts);
+	}
+	return rc;
+}
+
+/* Read one event and its delivery log. Sets *rc to CP_NOT_FOUND for an unknown id. */
+static json_object *
+ctl_callback_detail(struct ctl *ctl, const char *event_id, enum cp_result *rc)
+{
+	struct outbox_event ev;
+	json_object *result = NULL;
+
+	if ((*rc = store_begin_read(ctl->gw.store)) != CP_OK)
+		return NULL;
+	*rc = store_outbox_event_get(ctl->gw.store, event_id, &ev);
+	if (*rc == CP_OK) {
+		json_object *deliveries = json_object_new_array();
+
+		result = json_object_new_object();
+		json_object_object_add(result, "event", ctl_event_json(&ev));
+		json_object_object_add(result, "deliveries", deliveries);
+		*rc = ctl_deliveries_json(ctl, ev.id, deliveries);
+		free(ev.body);
+	}
+	if (*rc == CP_OK)
+		*rc = store_commit(ctl->gw.store);
+	else
+		store_rollback(ctl->gw.store);
+	if (*rc != CP_OK) {
+		json_object_put(result);
+		result = NULL;
+	}
+	return result;
+}
+
+static int
+ctl_callbacks_show(struct ctl *ctl, int argc, char **argv)
+{
+	const char *event_id = NULL;
+	json_object *result;
+	enum cp_result rc;
+	int status;
+
+	if ((status = ctl_event_id_argument(ctl, argc, argv, &event_id)) != CTL_EXIT_OK ||
+	    (status = ctl_open(ctl)) != CTL_EXIT_OK)
+		return status;
+
+	result = ctl_callback_detail(ctl, event_id, &rc);
+	if (rc == CP_NOT_FOUND)
+		return ctl_fail(ctl, "no callback event with id \"%.64s\"; run citypayctl"
+		                " callbacks list", event_id);
+	if (result == NULL)
+		return ctl_fail_store(ctl, "read the callback event", rc);
+	status = ctl_emit(ctl, result, ctl_print_record, NULL, false);
+	json_object_put(result);
+	return status;
+}
+
+static int
+ctl_callbacks_resend(struct ctl *ctl, int argc, char **argv)
+{
+	const char *event_id = NULL;
+	int64_t deliveries = 0;
+	json_object *result;
+	enum cp_result rc;
+	int status;
+
+	if ((status = ctl_event_id_argument(ctl, argc, argv, &event_id)) != CTL_EXIT_OK ||
+	    (status = ctl_open(ctl)) != CTL_EXIT_OK)
+		return status;
+
+	if ((rc = store_begin(ctl->gw.store)) != CP_OK)
+		return ctl_fail_store(ctl, "resend the callback", rc);
+	rc = store_outbox_resend(ctl->gw.store, event_id, ctl_now_s(ctl), &deliveries);
+	if (rc == CP_OK)
+		rc = store_commit(ctl->gw.store);
+	else
+		store_rollback(ctl->gw.store);
+	if (rc == CP_NOT_FOUND)
+		return ctl_fail(ctl, "no callback event with id \"%.64s\"; run citypayctl"
+		                " callbacks list", event_id);
+	if (rc != CP_OK)
+		return ctl_fail_store(ctl, "resend the callback", rc);
+	log_info("callback resend requested", "event_id", event_id,
+	         "deliveries", log_int(deliveries), NULL);
+
+	result = json_object_new_object();
+	json_object_object_add(result, "event_id", json_object_new_string(event_id));
+	json_object_object_add(result, "deliveries", json_object_new_int64(deliveries));
+	status = ctl_emit(ctl, result, ctl_print_record, "The running daemon sends it within"
+	                  " a second, with the header X-Event-Resend: true.", false);
+	json_object_put(result);
+	return status;
+}
+
+/* callbacks listen */
+
+#define CTL_LISTEN_BODY_MAX     65536   /* bytes of one received callback body */
+#define CTL_LISTEN_TIMEOUT_S    30      /* idle connection timeout */
+#define CTL_LISTEN_CONNECTIONS  64
+
+/* Settings of the development receiver. */
+struct ctl_listener {
+	const char *secret;
+	unsigned int status;            /* HTTP status sent in response to every POST */
+	bool json;
+};
+
+/* The body of one request, capped at CTL_LISTEN_BODY_MAX bytes. */
+struct ctl_listen_upload {
+	char *data;
+	size_t len;
+	bool too_large;
+};
+
+/* The string member key of a callback body, or NULL. */
+static const char *
+ctl_body_string(json_object *body, const char *key)
+{
+	json_object *value = NULL;
+
+	if (body == NULL || !json_object_object_get_ex(body, key, &value) ||
+	    json_object_get_type(value) != json_type_string)
+		return NULL;
+	return json_object_get_string(value);
+}
+
+/* Print one received callback as a JSON line or as a text line. */
+static void
+ctl_listen_print(const struct ctl_listener *l, json_object *body, bool resend,
+                 enum callback_verify_result verified)
+{
+	const char *keys[] = { "event_id", "action", "status" };
+
+	if (l->json) {
+		json_object *obj = json_object_new_object();
+
+		for (size_t i = 0; i < 3; i++) {
+			const char *value = ctl_body_string(body, keys[i]);
+
+			json_object_object_add(obj, keys[i], value ? json_object_new_string(value) : NULL);
+		}
+		json_object_object_add(obj, "resend", json_object_new_boolean(resend));
+		json_object_object_add(obj, "signature_valid",
+		                       json_object_new_boolean(verified == CALLBACK_VERIFY_OK));
+		json_object_object_add(obj, "signature",
+		                       json_object_new_string(callback_verify_strerror(verified)));
+		json_object_object_add(obj, "answered", json_object_new_int((int)l->status));
+		printf("%s\n", ctl_json_text(obj));
+		json_object_put(obj);
+	} else {
+		char text[CTL_CELL_MAX];
+
+		for (size_t i = 0; i < 3; i++) {
+			const char *value = ctl_body_string(body, keys[i]);
+
+			ctl_copy_printable(text, sizeof(text), value ? value : "-");
+			printf("%s=%s ", keys[i], text);
+		}
+		printf("resend=%s signature=%s answered=%u", resend ? "yes" : "no",
+		       verified == CALLBACK_VERIFY_OK ? "valid" : "INVALID", l->status);
+		if (verified != CALLBACK_VERIFY_OK)
+			printf(" reason=\"%s\"", callback_verify_strerror(verified));
+		printf("\n");
+	}
+	fflush(stdout);
+}
+
+/* Verify and print one complete POST. */
+static void
+ctl_listen_report(const struct ctl_listener *l, struct MHD_Connection *conn,
+                  const struct ctl_listen_upload *up)
+{
+	const char *timestamp = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	                                                    "X-Signature-Timestamp");
+	const char *signature = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Signature");
+	const char *resend = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Event-Resend");
+	const char *data = up->data != NULL ? up->data : "";
+	json_object *body = json_tokener_parse(data);
+
+	if (body != NULL && json_object_get_type(body) != json_type_object) {
+		json_object_put(body);
+		body = NULL;
+	}
+	ctl_listen_print(l, body, resend != NULL && strcmp(resend, "true") == 0,
+	                 callback_verify(l->secret, timestamp, signature, data, up->len,
+	                                 (int64_t)time(NULL)));
+	json_object_put(body);
+}
+
+static enum MHD_Result
+ctl_listen_answer(struct MHD_Connection *conn, unsigned int status, const char *text)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), (void *)text,
+	                                                           MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result rc;
+
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	rc = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+/* Append a piece of the body, dropping what goes past CTL_LISTEN_BODY_MAX. */
+static int
+ctl_listen_take(struct ctl_listen_upload *up, const char *data, size_t size)
+{
+	if (up->too_large || up->len + size > CTL_LISTEN_BODY_MAX) {
+		up->too_large = true;
+		return 0;
+	}
+	char *grown = realloc(up->data, up->len + size + 1);
+
+	if (grown == NULL)
+		return -1;
+	memcpy(grown + up->len, data, size);
+	up->len += size;
+	grown[up->len] = '\0';
+	up->data = grown;
+	return 0;
+}
+
+/* libmicrohttpd's request handler. It responds only once the body is
+ * complete, because libmicrohttpd closes a connection whose response is
+ * queued on the first call. */
+static enum MHD_Result
+ctl_listen_handle(void *cls, struct MHD_Connection *conn, const char *url,
+                  const char *method, const char *version, const char *upload_data,
+                  size_t *upload_data_size, void **con_cls)
+{
+	const struct ctl_listener *l = cls;
+	struct ctl_listen_upload *up = *con_cls;
+
+	(void)url;
+	(void)version;
+	if (up == NULL) {
+		if ((up = calloc(1, sizeof(*up))) == NULL)
+			return MHD_NO;
+		*con_cls = up;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (ctl_listen_take(up, upload_data, *upload_data_size) != 0)
+			return MHD_NO;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (strcmp(method, "POST") != 0)
+		return ctl_listen_answer(conn, 405, "{\"error\":\"callbacks are POST requests\"}");
+	if (up->too_large)
+		return ctl_listen_answer(conn, 413, "{\"error\":\"body too large\"}");
+	ctl_listen_report(l, conn, up);
+	return ctl_listen_answer(conn, l->status, l->status < 300 ? "{\"ok\":true}" :
+	                         "{\"ok\":false}");
+}
+
+static void
+ctl_listen_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                     enum MHD_RequestTerminationCode toe)
+{
+	struct ctl_listen_upload *up = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (up != NULL) {
+		free(up->data);
+		free(up);
+		*con_cls = NULL;
+	}
+}
+
+static int
+ctl_callbacks_listen_options(struct ctl *ctl, int argc, char **argv, int64_t *port,
+                             int64_t *status, const char **secret)
+{
+	static const struct option options[] = {
+		{ "port", required_argument, NULL, OPT_PORT },
+		{ "secret", required_argument, NULL, OPT_SECRET },
+		{ "status", required_argument, NULL, OPT_STATUS },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt, rc = CTL_EXIT_OK;
+
+	while (rc == CTL_EXIT_OK && (opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (opt == OPT_PORT)
+			rc = ctl_parse_int(ctl, "--port", optarg, 0, 65535, port);
+		else if (opt == OPT_STATUS)
+			rc = ctl_parse_int(ctl, "--status", optarg, 200, 599, status);
+		else if (opt == OPT_SECRET)
+			*secret = optarg;
+		else
+			return ctl_option_error(ctl, opt, argv);
+	}
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	if (*port < 0)
+		return ctl_usage_error(ctl, "missing --port");
+	if (*secret == NULL || (*secret)[0] == '\0')
+		return ctl_usage_error(ctl, "missing --secret, the token's signing secret");
+	return ctl_no_arguments(ctl, argc, argv);
+}
+
+/* Start the receiver on 127.0.0.1:port; NULL after reporting. */
+static struct MHD_Daemon *
+ctl_listen_start(struct ctl *ctl, struct ctl_listener *l, uint16_t port)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct MHD_Daemon *daemon;
+
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, port, NULL, NULL,
+	                          ctl_listen_handle, l,
+	                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+	                          MHD_OPTION_NOTIFY_COMPLETED, ctl_listen_completed, NULL,
+	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CTL_LISTEN_TIMEOUT_S,
+	                          MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CTL_LISTEN_CONNECTIONS,
+	                          MHD_OPTION_END);
+	if (daemon == NULL)
+		ctl_fail(ctl, "cannot listen on 127.0.0.1:%u; is the port in use?", (unsigned)port);
+	return daemon;
+}
+
+static void
+ctl_listen_print_address(const struct ctl *ctl, uint16_t port)
+{
+	if (ctl->json)
+		printf("{\"listening\":\"127.0.0.1:%u\",\"port\":%u}\n", (unsigned)port,
+		       (unsigned)port);
+	else
+		printf("listening on 127.0.0.1:%u; stop with Ctrl-C\n", (unsigned)port);
+	fflush(stdout);
+}
+
+static int
+ctl_callbacks_listen(struct ctl *ctl, int argc, char **argv)
+{
+	int64_t port = -1, status = 200;
+	const char *secret = NULL;
+	sigset_t stop_signals;
+	int rc, sig = 0;
+
+	rc = ctl_callbacks_listen_options(ctl, argc, argv, &port, &status, &secret);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+
+	struct ctl_listener listener = { secret, (unsigned int)status, ctl->json };
+
+	/* Block the stop signals before libmicrohttpd starts its thread, which
+	 * inherits the mask, so only sigwait() below receives them. */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+
+	struct MHD_Daemon *daemon = ctl_listen_start(ctl, &listener, (uint16_t)port);
+	if (daemon == NULL)
+		return CTL_EXIT_FAILURE;
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+
+	ctl_listen_print_address(ctl, info != NULL ? info->port : (uint16_t)port);
+	sigwait(&stop_signals, &sig);
+	MHD_stop_daemon(daemon);
+	fprintf(stderr, "citypayctl: receiver stopped\n");
+	return CTL_EXIT_OK;
+}
+
 /* Command line */
 
 static const struct ctl_command ctl_commands[] = {
@@ -1722,6 +2309,11 @@ static const struct ctl_command ctl_commands[] = {
 	{ "sandbox", "pay", "(--order TOKEN | --deposit TOKEN) [--coin COIN] [--amount AMOUNT]",
 	  ctl_sandbox_pay },
 	{ "sandbox", "mine", "[--blocks N]", ctl_sandbox_mine },
+	{ "callbacks", "list", "[--customer ID] [--order TOKEN] [--state pending|delivered|failed]"
+	  " [--limit N]", ctl_callbacks_list },
+	{ "callbacks", "show", "EVENT_ID", ctl_callbacks_show },
+	{ "callbacks", "resend", "EVENT_ID", ctl_callbacks_resend },
+	{ "callbacks", "listen", "--port N --secret SECRET [--status CODE]", ctl_callbacks_listen },
 };
 
 #define CTL_COMMAND_COUNT (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
@@ -1764,7 +2356,7 @@ ctl_unknown_command(const struct ctl *ctl, int argc, char **argv)
 	}
 	if (actions[0] == '\0')
 		return ctl_usage_error(ctl, "unknown command \"%.40s\"; the commands are init,"
-		                       " merchant, token, order and sandbox", argv[0]);
+		                       " merchant, token, order, sandbox and callbacks", argv[0]);
 	if (argc < 2)
 		return ctl_usage_error(ctl, "%s needs a subcommand: %s", argv[0], actions);
 	return ctl_usage_error(ctl, "unknown subcommand \"%.40s\" of %s; use one of: %s",

@@ -94,6 +94,32 @@ config_set_trusted(struct config *cfg, const char *value, char *err, size_t errl
 	return 0;
 }
 
+/* Parse a comma-separated list of IP addresses into the callback egress addresses. */
+static int
+config_set_egress(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	char list[1024];
+	char *save = NULL;
+
+	if (config_set_string(list, sizeof(list), "callbacks.egress_addresses", value, err, errlen))
+		return -1;
+	cfg->callback_egress_count = 0;
+	for (char *item = strtok_r(list, ", ", &save); item; item = strtok_r(NULL, ", ", &save)) {
+		if (cfg->callback_egress_count == CONFIG_EGRESS_MAX) {
+			snprintf(err, errlen, "callbacks.egress_addresses has more than %d entries",
+			         CONFIG_EGRESS_MAX);
+			return -1;
+		}
+		if (ipaddr_parse(item, &cfg->callback_egress[cfg->callback_egress_count]) != 0) {
+			snprintf(err, errlen, "callbacks.egress_addresses: \"%.64s\" is not an IPv4"
+			         " or IPv6 address", item);
+			return -1;
+		}
+		cfg->callback_egress_count++;
+	}
+	return 0;
+}
+
 struct config_int_key {
 	const char *key;
 	size_t offset;
@@ -135,6 +161,8 @@ config_set(struct config *cfg, const char *key, const char *value, char *err, si
 		return config_set_string(cfg->public_url, sizeof(cfg->public_url), key, value, err, errlen);
 	if (strcmp(key, "server.trusted_proxies") == 0)
 		return config_set_trusted(cfg, value, err, errlen);
+	if (strcmp(key, "callbacks.egress_addresses") == 0)
+		return config_set_egress(cfg, value, err, errlen);
 	if (strcmp(key, "server.forwarded_header") == 0) {
 		if (strcasecmp(value, "x-forwarded-for") != 0 && strcasecmp(value, "forwarded") != 0) {
 			snprintf(err, errlen, "%s must be X-Forwarded-For or Forwarded, got \"%.40s\"",
@@ -244,6 +272,7 @@ static const struct {
 	{ "CITYPAY_CALLBACK_RETRY_BASE_S", "callbacks.retry_base_s" },
 	{ "CITYPAY_CALLBACK_RETRY_CAP_S", "callbacks.retry_cap_s" },
 	{ "CITYPAY_CALLBACK_ALLOW_PRIVATE", "callbacks.allow_private_targets" },
+	{ "CITYPAY_CALLBACK_EGRESS_ADDRESSES", "callbacks.egress_addresses" },
 };
 
 int

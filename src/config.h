@@ -14,6 +14,7 @@
 #include "limits.h"
 
 #define CONFIG_TRUSTED_MAX 16
+#define CONFIG_EGRESS_MAX  16
 
 struct config {
 	char listen[128];              /* "127.0.0.1:8080"; port 0 picks a free one */
@@ -31,6 +32,9 @@ struct config {
 	int callback_retry_base_s;
 	int callback_retry_cap_s;
 	bool callback_allow_private;   /* live-mode callbacks to private addresses */
+	/* Addresses callbacks leave from, published for merchants' firewalls. */
+	struct ipaddr callback_egress[CONFIG_EGRESS_MAX];
+	size_t callback_egress_count;
 	int expiry_interval_ms;        /* how often expired orders are swept */
 	char log_level[16];
 };

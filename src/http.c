@@ -199,6 +199,22 @@ http_send_html(struct http_request *r, int status, char *html, size_t len)
 }
 
 int
+http_send_text(struct http_request *r, int status, const char *content_type, char *text,
+               size_t len)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, text,
+	                                                           MHD_RESPMEM_MUST_FREE);
+
+	if (resp == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	http_add_common_headers(r, resp, content_type);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	return http_queue(r, status, resp);
+}
+
+int
 http_send_static(struct http_request *r, const char *data, size_t len, const char *content_type)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)data,

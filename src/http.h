@@ -99,6 +99,10 @@ int http_send_field_errors(struct http_request *r, const struct field_errors *er
 /* Send an HTML page (ownership of html passes to the call). */
 int http_send_html(struct http_request *r, int status, char *html, size_t len);
 
+/* Send text built for this answer (ownership of text passes to the call). */
+int http_send_text(struct http_request *r, int status, const char *content_type,
+                   char *text, size_t len);
+
 /* Send a static asset from constant memory with its content type. */
 int http_send_static(struct http_request *r, const char *data, size_t len,
                      const char *content_type);

@@ -175,9 +175,29 @@ static const char migration_2[] =
 	" detail TEXT NOT NULL DEFAULT '');"
 	"CREATE INDEX audit_log_merchant ON audit_log(merchant_id, id);";
 
+/*
+ * The callback delivery log: one row per attempt, and the flag that marks
+ * the next attempt of a delivery as an operator's resend.
+ */
+static const char migration_3[] =
+	"CREATE TABLE callback_attempts ("
+	" id INTEGER PRIMARY KEY,"
+	" delivery_id INTEGER NOT NULL REFERENCES callback_deliveries(id),"
+	" attempted_at INTEGER NOT NULL,"
+	" http_status INTEGER,"              /* NULL when no HTTP response arrived */
+	" error TEXT,"                       /* NULL when delivered */
+	" latency_ms INTEGER NOT NULL,"
+	" response TEXT,"                    /* truncated to CP_CALLBACK_RESPONSE_MAX bytes */
+	" resend INTEGER NOT NULL DEFAULT 0 CHECK (resend IN (0, 1)));"
+	"CREATE INDEX callback_attempts_delivery ON callback_attempts(delivery_id, id);"
+
+	/* 1 from a resend request until its attempt is recorded. */
+	"ALTER TABLE callback_deliveries ADD COLUMN resend_pending INTEGER NOT NULL DEFAULT 0;";
+
 const struct schema_migration schema_migrations[] = {
 	{ 1, "initial", migration_1 },
 	{ 2, "cabinet", migration_2 },
+	{ 3, "callback attempts", migration_3 },
 };
 
 const size_t schema_migration_count =

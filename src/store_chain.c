@@ -212,7 +212,7 @@ enum cp_result
 store_delivery_resend(struct store *st, int64_t order_id, int64_t delivery_id, int64_t now)
 {
 	static const char sql[] = "UPDATE callback_deliveries SET state = 'pending',"
-		" next_attempt_at = ?1 WHERE id = ?2 AND event_id IN"
+		" next_attempt_at = ?1, resend_pending = 1 WHERE id = ?2 AND event_id IN"
 		" (SELECT id FROM callback_events WHERE order_id = ?3)";
 	enum cp_result rc = store_exec_stmt(st, store_stmt(st, sql, "iii", now, delivery_id,
 	                                    order_id));

@@ -1,6 +1,7 @@
 /*
  * The callback outbox in SQLite: claiming due deliveries, recording
- * attempts, and opening the signing secret of an event's token.
+ * attempts in the delivery log, opening the signing secret of an event's
+ * token, and the operator's list, detail, resend and queue depth.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@
  */
 static const char sql_claim_select[] =
 	"SELECT d.id, e.event_id, e.token_id, d.url, d.attempts, e.created_at,"
-	" e.body"
+	" e.body, d.resend_pending"
 	" FROM callback_deliveries d JOIN callback_events e ON e.id = d.event_id"
 	" WHERE d.state = 'pending' AND d.next_attempt_at <= ?1"
 	" AND NOT EXISTS ("
@@ -41,7 +42,8 @@ static const char sql_claim_lease[] =
 static const char sql_record_delivered[] =
 	"UPDATE callback_deliveries SET state = 'delivered', delivered_at = ?2,"
 	" attempts = attempts + 1, last_attempt_at = ?2, last_http_status = ?3,"
-	" last_error = NULL, last_response = ?4, last_latency_ms = ?5"
+	" last_error = NULL, last_response = ?4, last_latency_ms = ?5,"
+	" resend_pending = CASE WHEN ?6 THEN 0 ELSE resend_pending END"
 	" WHERE id = ?1 RETURNING state";
 
 /* The event's age decides between another attempt and giving up, read from
@@ -53,8 +55,13 @@ static const char sql_record_failed[] =
 	"  THEN 'failed' ELSE 'pending' END,"
 	" next_attempt_at = ?6,"
 	" attempts = attempts + 1, last_attempt_at = ?2, last_http_status = ?3,"
-	" last_error = ?8, last_response = ?4, last_latency_ms = ?5"
+	" last_error = ?8, last_response = ?4, last_latency_ms = ?5,"
+	" resend_pending = CASE WHEN ?9 THEN 0 ELSE resend_pending END"
 	" WHERE id = ?1 RETURNING state";
+
+static const char sql_attempt_insert[] =
+	"INSERT INTO callback_attempts(delivery_id, attempted_at, http_status, error,"
+	" latency_ms, response, resend) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 static const char sql_token_secret[] =
 	"SELECT signing_secret_sealed, mode FROM access_tokens WHERE id = ?1";
@@ -73,6 +80,7 @@ store_outbox_read_row(sqlite3_stmt *stmt, struct outbox_delivery *d)
 	store_col_text(stmt, 3, d->url, sizeof(d->url));
 	d->attempts = sqlite3_column_int64(stmt, 4);
 	d->event_created_at = sqlite3_column_int64(stmt, 5);
+	d->resend = sqlite3_column_int64(stmt, 7) != 0;
 
 	d->body = malloc((size_t)body_len + 1);
 	if (d->body == NULL) {
@@ -194,6 +202,23 @@ store_outbox_clean_response(const char *response, size_t len, char *out)
 	out[used] = '\0';
 }
 
+/* Add the callback_attempts row of one attempt; response is already cleaned. */
+static enum cp_result
+store_outbox_log_attempt(struct store *st, const struct outbox_attempt *attempt,
+                         const char *response)
+{
+	const char *error = NULL;
+
+	if (!attempt->delivered)
+		error = attempt->error ? attempt->error : "unknown error";
+	return store_exec_stmt(st, store_stmt(st, sql_attempt_insert, "iintiti",
+	                                      attempt->delivery_id, attempt->attempted_at,
+	                                      (int64_t)attempt->http_status, error,
+	                                      attempt->latency_ms,
+	                                      response[0] != '\0' ? response : NULL,
+	                                      (int64_t)attempt->resend));
+}
+
 enum cp_result
 store_outbox_record(struct store *st, const struct outbox_attempt *attempt,
                     bool *gave_up)
@@ -207,17 +232,18 @@ store_outbox_record(struct store *st, const struct outbox_attempt *attempt,
 	                            response);
 
 	if (attempt->delivered)
-		stmt = store_stmt(st, sql_record_delivered, "iiiti",
+		stmt = store_stmt(st, sql_record_delivered, "iiitii",
 		                  attempt->delivery_id, attempt->attempted_at,
 		                  (int64_t)attempt->http_status, response,
-		                  attempt->latency_ms);
+		                  attempt->latency_ms, (int64_t)attempt->resend);
 	else
-		stmt = store_stmt(st, sql_record_failed, "iiitiiit",
+		stmt = store_stmt(st, sql_record_failed, "iiitiiiti",
 		                  attempt->delivery_id, attempt->attempted_at,
 		                  (int64_t)attempt->http_status, response,
 		                  attempt->latency_ms, attempt->next_attempt_at,
 		                  (int64_t)CP_CALLBACK_RETRY_S,
-		                  attempt->error ? attempt->error : "unknown error");
+		                  attempt->error ? attempt->error : "unknown error",
+		                  (int64_t)attempt->resend);
 
 	enum cp_result rc = store_step_row(st, stmt);
 	if (rc != CP_OK)
@@ -225,6 +251,9 @@ store_outbox_record(struct store *st, const struct outbox_attempt *attempt,
 	store_col_text(stmt, 0, state, sizeof(state));
 	sqlite3_reset(stmt);
 
+	rc = store_outbox_log_attempt(st, attempt, response);
+	if (rc != CP_OK)
+		return rc;
 	if (gave_up != NULL)
 		*gave_up = strcmp(state, "failed") == 0;
 	return CP_OK;
@@ -259,5 +288,186 @@ store_outbox_token_secret(struct store *st, const struct keys *keys,
 		          " was created with", NULL);
 		return CP_INVALID;
 	}
+	return CP_OK;
+}
+
+/* Operator views */
+
+/* Deliveries with their events, newest first; ?1 to ?3 filter when not 0 or NULL. */
+static const char sql_list[] =
+	"SELECT e.event_id, o.token, dp.deposit_token, e.action, e.sequence, d.url,"
+	" d.state, d.attempts, d.last_http_status, d.last_error, e.created_at,"
+	" d.delivered_at"
+	" FROM callback_deliveries d JOIN callback_events e ON e.id = d.event_id"
+	" JOIN access_tokens t ON t.id = e.token_id"
+	" LEFT JOIN orders o ON o.id = e.order_id"
+	" LEFT JOIN deposits dp ON dp.id = e.deposit_id"
+	" WHERE (?1 = 0 OR t.merchant_id = ?1)"
+	" AND (?2 IS NULL OR o.token = ?2)"
+	" AND (?3 IS NULL OR d.state = ?3)"
+	" ORDER BY d.id DESC LIMIT ?4";
+
+static const char sql_event_get[] =
+	"SELECT id, event_id, action, sequence, created_at, body"
+	" FROM callback_events WHERE event_id = ?1";
+
+static const char sql_deliveries[] =
+	"SELECT id, url, state, next_attempt_at, delivered_at, resend_pending"
+	" FROM callback_deliveries WHERE event_id = ?1 ORDER BY id LIMIT ?2";
+
+static const char sql_attempts[] =
+	"SELECT attempted_at, http_status, error, latency_ms, response, resend"
+	" FROM callback_attempts WHERE delivery_id = ?1 ORDER BY id";
+
+static const char sql_resend[] =
+	"UPDATE callback_deliveries SET state = 'pending', next_attempt_at = ?2,"
+	" resend_pending = 1 WHERE event_id = ?1";
+
+static const char sql_queue_depth[] =
+	"SELECT COUNT(*) FROM callback_deliveries WHERE state = 'pending'";
+
+static void
+store_outbox_read_summary(sqlite3_stmt *stmt, struct outbox_summary *row)
+{
+	memset(row, 0, sizeof(*row));
+	store_col_text(stmt, 0, row->event_id, sizeof(row->event_id));
+	store_col_text(stmt, 1, row->order_token, sizeof(row->order_token));
+	store_col_text(stmt, 2, row->deposit_token, sizeof(row->deposit_token));
+	store_col_text(stmt, 3, row->action, sizeof(row->action));
+	row->sequence = sqlite3_column_int64(stmt, 4);
+	store_col_text(stmt, 5, row->url, sizeof(row->url));
+	store_col_text(stmt, 6, row->state, sizeof(row->state));
+	row->attempts = sqlite3_column_int64(stmt, 7);
+	row->last_http_status = sqlite3_column_int64(stmt, 8);
+	store_col_text(stmt, 9, row->last_error, sizeof(row->last_error));
+	row->created_at = sqlite3_column_int64(stmt, 10);
+	row->delivered_at = sqlite3_column_int64(stmt, 11);
+}
+
+enum cp_result
+store_outbox_list(struct store *st, const struct outbox_filter *filter,
+                  outbox_summary_fn fn, void *arg)
+{
+	sqlite3_stmt *stmt = store_stmt(st, sql_list, "itti", filter->merchant_id,
+	                                filter->order_token, filter->state, filter->limit);
+	struct outbox_summary row;
+	enum cp_result rc;
+
+	while ((rc = store_step_row(st, stmt)) == CP_OK) {
+		store_outbox_read_summary(stmt, &row);
+		fn(&row, arg);
+	}
+	return rc == CP_NOT_FOUND ? CP_OK : rc;
+}
+
+enum cp_result
+store_outbox_event_get(struct store *st, const char *event_id, struct outbox_event *ev)
+{
+	sqlite3_stmt *stmt = store_stmt(st, sql_event_get, "t", event_id);
+	enum cp_result rc = store_step_row(st, stmt);
+
+	memset(ev, 0, sizeof(*ev));
+	if (rc != CP_OK)
+		return rc;
+	ev->id = sqlite3_column_int64(stmt, 0);
+	store_col_text(stmt, 1, ev->event_id, sizeof(ev->event_id));
+	store_col_text(stmt, 2, ev->action, sizeof(ev->action));
+	ev->sequence = sqlite3_column_int64(stmt, 3);
+	ev->created_at = sqlite3_column_int64(stmt, 4);
+
+	int len = sqlite3_column_bytes(stmt, 5);
+	const void *body = sqlite3_column_blob(stmt, 5);
+
+	ev->body = malloc((size_t)len + 1);
+	if (ev->body == NULL) {
+		sqlite3_reset(stmt);
+		log_error("out of memory copying a callback body", "event_id", event_id, NULL);
+		return CP_ERROR;
+	}
+	if (len > 0)
+		memcpy(ev->body, body, (size_t)len);
+	ev->body[len] = '\0';
+	sqlite3_reset(stmt);
+	return CP_OK;
+}
+
+enum cp_result
+store_outbox_deliveries(struct store *st, int64_t event_row,
+                        struct outbox_delivery_info *out, int max, int *n)
+{
+	sqlite3_stmt *stmt = store_stmt(st, sql_deliveries, "ii", event_row, (int64_t)max);
+	enum cp_result rc = CP_OK;
+	int count = 0;
+
+	while (count < max) {
+		rc = store_step_row(st, stmt);
+		if (rc != CP_OK)
+			break;
+
+		struct outbox_delivery_info *d = &out[count++];
+
+		memset(d, 0, sizeof(*d));
+		d->id = sqlite3_column_int64(stmt, 0);
+		store_col_text(stmt, 1, d->url, sizeof(d->url));
+		store_col_text(stmt, 2, d->state, sizeof(d->state));
+		d->next_attempt_at = sqlite3_column_int64(stmt, 3);
+		d->delivered_at = sqlite3_column_int64(stmt, 4);
+		d->resend_pending = sqlite3_column_int64(stmt, 5) != 0;
+	}
+	*n = count;
+	if (rc == CP_OK)
+		sqlite3_reset(stmt);    /* stopped at max with a row still open */
+	return rc == CP_NOT_FOUND ? CP_OK : rc;
+}
+
+enum cp_result
+store_outbox_attempts(struct store *st, int64_t delivery_id, outbox_attempt_fn fn, void *arg)
+{
+	sqlite3_stmt *stmt = store_stmt(st, sql_attempts, "i", delivery_id);
+	struct outbox_attempt_row row;
+	enum cp_result rc;
+
+	while ((rc = store_step_row(st, stmt)) == CP_OK) {
+		memset(&row, 0, sizeof(row));
+		row.attempted_at = sqlite3_column_int64(stmt, 0);
+		row.http_status = sqlite3_column_int64(stmt, 1);
+		store_col_text(stmt, 2, row.error, sizeof(row.error));
+		row.latency_ms = sqlite3_column_int64(stmt, 3);
+		store_col_text(stmt, 4, row.response, sizeof(row.response));
+		row.resend = sqlite3_column_int64(stmt, 5) != 0;
+		fn(&row, arg);
+	}
+	return rc == CP_NOT_FOUND ? CP_OK : rc;
+}
+
+enum cp_result
+store_outbox_resend(struct store *st, const char *event_id, int64_t now, int64_t *deliveries)
+{
+	struct outbox_event ev;
+	enum cp_result rc = store_outbox_event_get(st, event_id, &ev);
+
+	*deliveries = 0;
+	if (rc != CP_OK)
+		return rc;
+	free(ev.body);
+
+	rc = store_exec_stmt(st, store_stmt(st, sql_resend, "ii", ev.id, now));
+	if (rc != CP_OK)
+		return rc;
+	*deliveries = sqlite3_changes(st->db);
+	return CP_OK;
+}
+
+enum cp_result
+store_outbox_queue_depth(struct store *st, int64_t *depth)
+{
+	sqlite3_stmt *stmt = store_stmt(st, sql_queue_depth, "");
+	enum cp_result rc = store_step_row(st, stmt);
+
+	*depth = 0;
+	if (rc != CP_OK)
+		return rc;
+	*depth = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
 	return CP_OK;
 }

@@ -24,6 +24,7 @@
 #include "callback.h"
 #include "keys.h"
 #include "limits.h"
+#include "outbox.h"
 #include "store.h"
 
 #define WAIT_MAX_MS     10000
@@ -40,6 +41,7 @@ struct received {
 	char signature[80];
 	char content_type[64];
 	char user_agent[64];
+	char resend[16];
 	char *body;
 	size_t body_len;
 };
@@ -100,6 +102,7 @@ receiver_record(struct receiver *r, struct MHD_Connection *conn, const char *pat
 	copy_header(conn, "X-Signature", rec->signature, sizeof(rec->signature));
 	copy_header(conn, "Content-Type", rec->content_type, sizeof(rec->content_type));
 	copy_header(conn, "User-Agent", rec->user_agent, sizeof(rec->user_agent));
+	copy_header(conn, "X-Event-Resend", rec->resend, sizeof(rec->resend));
 	rec->body = up->data;
 	rec->body_len = up->len;
 	up->data = NULL;
@@ -322,6 +325,53 @@ read_delivery(struct fixture *fx, int64_t id, struct stored_delivery *row)
 	sqlite3_finalize(stmt);
 }
 
+/* One callback_attempts row. */
+struct stored_attempt {
+	int64_t http_status;            /* 0 for NULL */
+	char error[256];                /* empty for NULL */
+	int64_t latency_ms;
+	size_t response_len;
+	int64_t resend;
+};
+
+/* Read the attempt rows of a delivery, oldest first; returns how many. */
+static int
+read_attempts(struct fixture *fx, int64_t delivery_id, struct stored_attempt *out, int max)
+{
+	sqlite3_stmt *stmt = NULL;
+	int n = 0;
+
+	assert_int_equal(sqlite3_prepare_v2(fx->db,
+	    "SELECT COALESCE(http_status, 0), COALESCE(error, ''), latency_ms,"
+	    " length(CAST(response AS BLOB)), resend FROM callback_attempts"
+	    " WHERE delivery_id = ?1 ORDER BY id", -1, &stmt, NULL), SQLITE_OK);
+	sqlite3_bind_int64(stmt, 1, delivery_id);
+	while (n < max && sqlite3_step(stmt) == SQLITE_ROW) {
+		out[n].http_status = sqlite3_column_int64(stmt, 0);
+		snprintf(out[n].error, sizeof(out[n].error), "%s", sqlite3_column_text(stmt, 1));
+		out[n].latency_ms = sqlite3_column_int64(stmt, 2);
+		out[n].response_len = (size_t)sqlite3_column_int64(stmt, 3);
+		out[n].resend = sqlite3_column_int64(stmt, 4);
+		n++;
+	}
+	sqlite3_finalize(stmt);
+	return n;
+}
+
+/* The integer in the first column of the first row of sql, bound to ?1 = arg. */
+static int64_t
+query_int(struct fixture *fx, const char *sql, int64_t arg)
+{
+	sqlite3_stmt *stmt = NULL;
+
+	assert_int_equal(sqlite3_prepare_v2(fx->db, sql, -1, &stmt, NULL), SQLITE_OK);
+	sqlite3_bind_int64(stmt, 1, arg);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	int64_t value = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return value;
+}
+
 static void
 sleep_ms(int ms)
 {
@@ -434,6 +484,57 @@ sign_matches_openssl(void **state)
 	    "b2eb3973f5c8ae3dc46e923f1014ca9e2b104f6e12b2aab6cf326ce4f722f9c5");
 }
 
+/* The same vector as sign_matches_openssl and docs/CALLBACKS.md, checked
+ * the way a merchant's receiver does. */
+static void
+verify_accepts_test_vector(void **state)
+{
+	const char *body = "{\"type\":\"order\",\"event_id\":\"evt_01\",\"sequence\":1}";
+	const char *hex = "b2eb3973f5c8ae3dc46e923f1014ca9e2b104f6e12b2aab6cf326ce4f722f9c5";
+	const char *upper = "B2EB3973F5C8AE3DC46E923F1014CA9E2B104F6E12B2AAB6CF326CE4F722F9C5";
+	size_t len = strlen(body);
+
+	assert_int_equal(callback_verify(TEST_SECRET, "1700000000", hex, body, len, 1700000000),
+	                 CALLBACK_VERIFY_OK);
+	assert_int_equal(callback_verify(TEST_SECRET, "1700000000", upper, body, len, 1700000000),
+	                 CALLBACK_VERIFY_OK);
+	assert_int_equal(callback_verify(TEST_SECRET, "1700000000", hex, body, len, 1700000300),
+	                 CALLBACK_VERIFY_OK);
+	assert_int_equal(callback_verify(TEST_SECRET, "1700000000", hex, body, len, 1699999700),
+	                 CALLBACK_VERIFY_OK);
+}
+
+static void
+verify_rejects_bad_input(void **state)
+{
+	const char *body = "{\"type\":\"order\",\"event_id\":\"evt_01\",\"sequence\":1}";
+	const char *hex = "b2eb3973f5c8ae3dc46e923f1014ca9e2b104f6e12b2aab6cf326ce4f722f9c5";
+	const char *other = "b2eb3973f5c8ae3dc46e923f1014ca9e2b104f6e12b2aab6cf326ce4f722f9c6";
+	size_t len = strlen(body);
+	int64_t now = 1700000000;
+
+	assert_int_equal(callback_verify(TEST_SECRET, NULL, hex, body, len, now),
+	                 CALLBACK_VERIFY_MISSING);
+	assert_int_equal(callback_verify(TEST_SECRET, "1700000000", NULL, body, len, now),
+	                 CALLBACK_VERIFY_MISSING);
+	assert_int_equal(callback_verify(TEST_SECRET, "17e8", hex, body, len, now),
+	                 CALLBACK_VERIFY_MALFORMED);
+	assert_int_equal(callback_verify(TEST_SECRET, "-1700000000", hex, body, len, now),
+	                 CALLBACK_VERIFY_MALFORMED);
+	assert_int_equal(callback_verify(TEST_SECRET, "1700000000", "b2eb", body, len, now),
+	                 CALLBACK_VERIFY_MALFORMED);
+	assert_int_equal(callback_verify(TEST_SECRET, "1700000000", hex, body, len, now + 301),
+	                 CALLBACK_VERIFY_STALE);
+	assert_int_equal(callback_verify(TEST_SECRET, "1700000000", hex, body, len, now - 301),
+	                 CALLBACK_VERIFY_STALE);
+	assert_int_equal(callback_verify(TEST_SECRET, "1700000000", other, body, len, now),
+	                 CALLBACK_VERIFY_MISMATCH);
+	assert_int_equal(callback_verify("whsec_other", "1700000000", hex, body, len, now),
+	                 CALLBACK_VERIFY_MISMATCH);
+	assert_int_equal(callback_verify(TEST_SECRET, "1700000000", hex, body, len - 1, now),
+	                 CALLBACK_VERIFY_MISMATCH);
+}
+
 static void
 sign_covers_timestamp(void **state)
 {
@@ -507,14 +608,19 @@ delivery_retries_in_sequence(void **state)
 	struct stored_delivery row;
 	int64_t now = (int64_t)time(NULL);
 
+	struct callback_metrics before, after;
+	struct stored_attempt attempts[4];
+
 	fx->receiver.script[0] = (struct scripted_response){ 500, NULL, 2 };
 	insert_token(fx, 1, "sandbox");
 	insert_order(fx, 7, 1);
 	int64_t second = insert_event(fx, 1, 7, 2, body2, now, fx->url);
 	int64_t first = insert_event(fx, 1, 7, 1, body1, now, fx->url);
 
+	callback_metrics_read(&before);
 	start_dispatcher(fx, 1, 1);
 	assert_true(wait_delivery(fx, second, "delivered", 1));
+	callback_metrics_read(&after);
 
 	assert_int_equal(receiver_count(&fx->receiver), 3);
 	const struct received *req = fx->receiver.requests;
@@ -542,6 +648,70 @@ delivery_retries_in_sequence(void **state)
 	assert_true(row.delivered_at >= now);
 	read_delivery(fx, second, &row);
 	assert_int_equal(row.attempts, 1);
+
+	assert_int_equal(read_attempts(fx, first, attempts, 4), 2);
+	assert_int_equal(attempts[0].http_status, 500);
+	assert_string_equal(attempts[0].error, "HTTP 500");
+	assert_int_equal(attempts[0].response_len, 2);
+	assert_int_equal(attempts[0].resend, 0);
+	assert_int_equal(attempts[1].http_status, 200);
+	assert_string_equal(attempts[1].error, "");
+	assert_true(attempts[1].latency_ms >= 0);
+	assert_int_equal(read_attempts(fx, second, attempts, 4), 1);
+	assert_int_equal(attempts[0].http_status, 200);
+
+	assert_int_equal(after.attempts - before.attempts, 3);
+	assert_int_equal(after.delivered - before.delivered, 2);
+	assert_int_equal(after.retried - before.retried, 1);
+	assert_int_equal(after.failed - before.failed, 0);
+	assert_int_equal(after.latency_count - before.latency_count, 3);
+	assert_int_equal(after.latency_le[CALLBACK_LATENCY_BUCKETS - 1] -
+	                 before.latency_le[CALLBACK_LATENCY_BUCKETS - 1], 3);
+}
+
+/* A resend sends the same body again with X-Event-Resend: true, and only
+ * that attempt is logged as a resend. */
+static void
+resend_sends_header_once(void **state)
+{
+	struct fixture *fx = *state;
+	const char *body = "{\"event_id\":\"evt_12_1\",\"sequence\":1}";
+	struct stored_attempt attempts[4];
+	int64_t changed = 0;
+
+	insert_token(fx, 1, "sandbox");
+	insert_order(fx, 12, 1);
+	int64_t id = insert_event(fx, 1, 12, 1, body, (int64_t)time(NULL), fx->url);
+
+	start_dispatcher(fx, 60, 60);
+	assert_true(wait_delivery(fx, id, "delivered", 1));
+
+	assert_int_equal(store_begin(fx->store), CP_OK);
+	assert_int_equal(store_outbox_resend(fx->store, "evt_12_1", (int64_t)time(NULL), &changed),
+	                 CP_OK);
+	assert_int_equal(store_commit(fx->store), CP_OK);
+	assert_int_equal(changed, 1);
+	callback_dispatcher_wake();
+	assert_true(wait_delivery(fx, id, "delivered", 2));
+
+	assert_int_equal(receiver_count(&fx->receiver), 2);
+	const struct received *req = fx->receiver.requests;
+	assert_string_equal(req[0].resend, "");
+	assert_string_equal(req[1].resend, "true");
+	assert_string_equal(req[1].event_id, "evt_12_1");
+	assert_int_equal(req[1].body_len, strlen(body));
+	assert_memory_equal(req[1].body, body, strlen(body));
+	assert_signature_valid(&req[1]);
+
+	assert_int_equal(read_attempts(fx, id, attempts, 4), 2);
+	assert_int_equal(attempts[0].resend, 0);
+	assert_int_equal(attempts[1].resend, 1);
+	assert_int_equal(query_int(fx, "SELECT resend_pending FROM callback_deliveries"
+	                               " WHERE id = ?1", id), 0);
+
+	assert_int_equal(store_begin(fx->store), CP_OK);
+	assert_int_equal(store_outbox_resend(fx->store, "evt_missing", 0, &changed), CP_NOT_FOUND);
+	store_rollback(fx->store);
 }
 
 static void
@@ -579,14 +749,25 @@ old_event_fails_for_good(void **state)
 	struct fixture *fx = *state;
 	struct stored_delivery row;
 	int64_t created_at = (int64_t)time(NULL) - CP_CALLBACK_RETRY_S - 10;
+	struct callback_metrics before, after;
+	struct stored_attempt attempts[2];
 
 	fx->receiver.script[0] = (struct scripted_response){ 503, NULL, 3 * CP_CALLBACK_RESPONSE_MAX };
 	insert_token(fx, 1, "sandbox");
 	insert_order(fx, 9, 1);
 	int64_t id = insert_event(fx, 1, 9, 1, "{\"sequence\":1}", created_at, fx->url);
 
+	callback_metrics_read(&before);
 	start_dispatcher(fx, 1, 1);
 	assert_true(wait_delivery(fx, id, "failed", 1));
+	callback_metrics_read(&after);
+	assert_int_equal(after.failed - before.failed, 1);
+	assert_int_equal(after.retried - before.retried, 0);
+
+	assert_int_equal(read_attempts(fx, id, attempts, 2), 1);
+	assert_int_equal(attempts[0].http_status, 503);
+	assert_string_equal(attempts[0].error, "HTTP 503");
+	assert_int_equal(attempts[0].response_len, CP_CALLBACK_RESPONSE_MAX);
 
 	read_delivery(fx, id, &row);
 	assert_int_equal(row.attempts, 1);
@@ -631,11 +812,14 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sign_matches_openssl),
 		cmocka_unit_test(sign_covers_timestamp),
+		cmocka_unit_test(verify_accepts_test_vector),
+		cmocka_unit_test(verify_rejects_bad_input),
 		cmocka_unit_test(address_guard_table),
 		cmocka_unit_test_setup_teardown(delivery_retries_in_sequence, setup, teardown),
 		cmocka_unit_test_setup_teardown(redirect_counts_as_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(old_event_fails_for_good, setup, teardown),
 		cmocka_unit_test_setup_teardown(live_token_rejects_loopback, setup, teardown),
+		cmocka_unit_test_setup_teardown(resend_sends_header_once, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
