@@ -1,10 +1,11 @@
 /*
- * Callback signing and delivery. One dispatcher thread claims due
- * deliveries from the outbox, POSTs a batch of them concurrently with the
- * libcurl multi interface, and records each outcome in the store.
+ * Callback signing and delivery. One dispatcher thread keeps up to
+ * CP_CALLBACK_BATCH attempts in flight with the libcurl multi interface. It
+ * records each outcome as soon as its transfer finishes and fills the freed
+ * slot with the next due delivery, so a slow receiver holds up only its own
+ * slot.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@
 #define CALLBACK_ERROR_MAX  256
 
 /* Extra time past the request timeout before a claimed delivery is due
- * again, covering the time to record the batch's outcomes. */
+ * again, covering the time to start the transfer and record its outcome. */
 #define CALLBACK_LEASE_MARGIN_S 30
 
 /* Maximum wait inside one curl_multi_poll() call, so a stop request is
@@ -42,12 +43,17 @@ enum callback_outcome {
 	CALLBACK_OUTCOME_GAVE_UP,       /* failed, the delivery is now 'failed' */
 };
 
-/* One delivery attempt in flight. */
+/* One slot of the dispatcher: a claimed delivery from its claim until its
+ * attempt is recorded. */
 struct callback_request {
-	struct outbox_delivery *delivery;
+	bool in_use;                    /* the slot contains a claimed delivery */
+	struct outbox_delivery row;     /* owns row.body */
+	struct outbox_delivery *delivery; /* &row while in use */
+	int64_t started_ms;             /* monotonic time the transfer was added */
 	CURL *easy;
 	struct curl_slist *headers;
-	bool guarded;                   /* live mode: only public addresses */
+	bool guarded;                   /* live mode: only public or allowed addresses */
+	const struct callback_config *config;
 	bool done;                      /* curl finished the transfer */
 	bool target_rejected;           /* the guard refused an address */
 	CURLcode result;
@@ -63,23 +69,24 @@ struct callback_request {
 	size_t response_len;
 };
 
-struct callback_batch {
-	struct outbox_delivery rows[CP_CALLBACK_BATCH];
-	struct callback_request requests[CP_CALLBACK_BATCH];
-	int count;
+/* The attempts in flight and the scratch space of one claim. */
+struct callback_pool {
+	struct callback_request slots[CP_CALLBACK_BATCH];
+	struct outbox_delivery claimed[CP_CALLBACK_BATCH];
+	int64_t busy_ids[CP_CALLBACK_BATCH];   /* delivery ids of the used slots */
 };
 
 struct callback_dispatcher {
 	pthread_mutex_t lock;
-	pthread_cond_t wake_cond;       /* signalled by wake and stop */
 	bool running;
 	bool stopping;
-	bool woken;
+	bool woken;                     /* set by wake, cleared by the next claim */
 	pthread_t thread;
 	struct store *store;
 	struct keys keys;
 	struct callback_config config;
 	CURLM *multi;
+	struct callback_pool *pool;     /* used only by the dispatcher thread */
 	/* Live requests keep their connections in this share, apart from the
 	 * multi handle's cache, so a live request never reuses a connection
 	 * that a sandbox request opened to a private address. */
@@ -135,26 +142,58 @@ callback_parse_timestamp(const char *text, int64_t *out)
 	return 0;
 }
 
+/*
+ * Split an X-Signature value into one signature, or two separated by
+ * ", " as sent during a secret rotation, each 64 characters, lower-cased
+ * into given. Returns the number of signatures, or 0 when malformed.
+ */
+static int
+callback_split_signatures(const char *header, char given[2][CALLBACK_SIGNATURE_HEX])
+{
+	const size_t hex = CALLBACK_SIGNATURE_HEX - 1;
+	size_t len = strlen(header);
+	int count;
+
+	if (len == hex)
+		count = 1;
+	else if (len == 2 * hex + 2 && header[hex] == ',' && header[hex + 1] == ' ')
+		count = 2;
+	else
+		return 0;
+
+	for (int k = 0; k < count; k++) {
+		const char *part = header + (size_t)k * (hex + 2);
+
+		for (size_t i = 0; i < hex; i++)
+			given[k][i] = (char)tolower((unsigned char)part[i]);
+		given[k][hex] = '\0';
+	}
+	return count;
+}
+
 enum callback_verify_result
 callback_verify(const char *secret, const char *timestamp, const char *signature,
                 const char *body, size_t len, int64_t now)
 {
 	char expected[CALLBACK_SIGNATURE_HEX];
-	char given[CALLBACK_SIGNATURE_HEX];
+	char given[2][CALLBACK_SIGNATURE_HEX];
 	int64_t ts;
+	int count;
 
 	if (timestamp == NULL || signature == NULL)
 		return CALLBACK_VERIFY_MISSING;
-	if (callback_parse_timestamp(timestamp, &ts) != 0 ||
-	    strlen(signature) != CALLBACK_SIGNATURE_HEX - 1)
+	count = callback_split_signatures(signature, given);
+	if (callback_parse_timestamp(timestamp, &ts) != 0 || count == 0)
 		return CALLBACK_VERIFY_MALFORMED;
 	if (ts > now + CALLBACK_TOLERANCE_S || ts < now - CALLBACK_TOLERANCE_S)
 		return CALLBACK_VERIFY_STALE;
 
-	for (size_t i = 0; i < sizeof(given); i++)
-		given[i] = (char)tolower((unsigned char)signature[i]);
+	/* Compare with every signature, so the time taken does not show
+	 * which one matched. */
 	callback_sign(secret, ts, body, len, expected);
-	bool same = sodium_memcmp(expected, given, CALLBACK_SIGNATURE_HEX - 1) == 0;
+	bool same = false;
+	for (int k = 0; k < count; k++)
+		same |= sodium_memcmp(expected, given[k], CALLBACK_SIGNATURE_HEX - 1) == 0;
 
 	sodium_memzero(expected, sizeof(expected));
 	return same ? CALLBACK_VERIFY_OK : CALLBACK_VERIFY_MISMATCH;
@@ -170,7 +209,7 @@ callback_verify_strerror(enum callback_verify_result result)
 		return "missing X-Signature-Timestamp or X-Signature header";
 	case CALLBACK_VERIFY_MALFORMED:
 		return "X-Signature-Timestamp is not Unix seconds or X-Signature is not"
-		       " 64 hex digits";
+		       " 64 hex digits, or two such values separated by \", \"";
 	case CALLBACK_VERIFY_STALE:
 		return "X-Signature-Timestamp is more than 300 seconds away from the"
 		       " local clock";
@@ -225,6 +264,13 @@ callback_address_is_public(const struct ipaddr *addr)
 	return true;
 }
 
+bool
+callback_address_allowed(const struct ipaddr *addr, const struct ipnet *allowed,
+                         size_t count)
+{
+	return callback_address_is_public(addr) || ipnet_list_contains(allowed, count, addr);
+}
+
 /* CURLOPT_OPENSOCKETFUNCTION: the guard checks each address curl connects
  * to after name resolution, so a DNS response cannot steer around it. */
 static curl_socket_t
@@ -236,7 +282,8 @@ callback_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *
 	if (req->guarded) {
 		bool known = ipaddr_from_sockaddr(&address->addr, &addr) == 0;
 
-		if (!known || !callback_address_is_public(&addr)) {
+		if (!known || !callback_address_allowed(&addr, req->config->allowed_ranges,
+		                                         req->config->allowed_range_count)) {
 			req->target_rejected = true;
 			if (known)
 				ipaddr_format(&addr, req->rejected_address,
@@ -305,20 +352,33 @@ callback_add_header(struct callback_request *req, const char *line)
 	return 0;
 }
 
-/* Build the header list with a fresh timestamp and signature. */
+/*
+ * Build the header list with a fresh timestamp and signature. While a
+ * rotated-out secret is still valid (previous is not ""), X-Signature
+ * carries the current secret's signature, ", " and the previous one's.
+ */
 static int
-callback_build_headers(struct callback_request *req, const char *secret)
+callback_build_headers(struct callback_request *req, const char *secret,
+                       const char *previous)
 {
 	const struct outbox_delivery *d = req->delivery;
 	char signature[CALLBACK_SIGNATURE_HEX];
+	char previous_signature[CALLBACK_SIGNATURE_HEX];
 	char timestamp_line[64];
-	char signature_line[32 + CALLBACK_SIGNATURE_HEX];
+	char signature_line[32 + 2 * CALLBACK_SIGNATURE_HEX];
 	char event_line[64];
 
 	callback_sign(secret, req->attempted_at, d->body, d->body_len, signature);
 	snprintf(timestamp_line, sizeof(timestamp_line), "X-Signature-Timestamp: %lld",
 	         (long long)req->attempted_at);
-	snprintf(signature_line, sizeof(signature_line), "X-Signature: %s", signature);
+	if (previous[0] != '\0') {
+		callback_sign(previous, req->attempted_at, d->body, d->body_len,
+		              previous_signature);
+		snprintf(signature_line, sizeof(signature_line), "X-Signature: %s, %s",
+		         signature, previous_signature);
+	} else {
+		snprintf(signature_line, sizeof(signature_line), "X-Signature: %s", signature);
+	}
 	snprintf(event_line, sizeof(event_line), "X-Event-Id: %s", d->event_id);
 
 	const char *lines[] = {
@@ -388,6 +448,7 @@ static void
 callback_prepare(struct callback_dispatcher *dp, struct callback_request *req)
 {
 	char secret[SIGNING_SECRET_TEXT_MAX];
+	char previous[SIGNING_SECRET_TEXT_MAX];
 	enum token_mode mode = TOKEN_MODE_LIVE;
 
 	req->attempted_at = (int64_t)time(NULL);
@@ -398,15 +459,17 @@ callback_prepare(struct callback_dispatcher *dp, struct callback_request *req)
 		return;
 	}
 	if (store_outbox_token_secret(dp->store, &dp->keys, req->delivery->token_id,
-	    secret, sizeof(secret), &mode) != CP_OK) {
+	    req->attempted_at, secret, previous, sizeof(secret), &mode) != CP_OK) {
 		snprintf(req->error, sizeof(req->error), "%s",
 		         "signing secret of the token is unavailable");
 		return;
 	}
 	req->guarded = mode == TOKEN_MODE_LIVE && !dp->config.allow_private_targets;
+	req->config = &dp->config;
 
-	int rc = callback_build_headers(req, secret);
+	int rc = callback_build_headers(req, secret, previous);
 	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(previous, sizeof(previous));
 	if (rc != 0 || callback_build_easy(dp, req) != 0) {
 		snprintf(req->error, sizeof(req->error), "%s", "building the request failed");
 		curl_easy_cleanup(req->easy);
@@ -414,42 +477,96 @@ callback_prepare(struct callback_dispatcher *dp, struct callback_request *req)
 	}
 }
 
+static int64_t
+callback_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Abort the slot's transfer if it has one and empty the slot. */
 static void
-callback_request_cleanup(struct callback_dispatcher *dp, struct callback_request *req)
+callback_release_slot(struct callback_dispatcher *dp, struct callback_request *req)
 {
 	if (req->easy != NULL) {
 		curl_multi_remove_handle(dp->multi, req->easy);
 		curl_easy_cleanup(req->easy);
-		req->easy = NULL;
 	}
 	curl_slist_free_all(req->headers);
-	req->headers = NULL;
+	free(req->row.body);
+	memset(req, 0, sizeof(*req));
 }
 
-/* Claim due deliveries and prepare their requests. Returns the count, or -1. */
-static int
-callback_claim(struct callback_dispatcher *dp, struct callback_batch *batch)
+/* Hand the prepared request to the multi handle. */
+static void
+callback_start_transfer(struct callback_dispatcher *dp, struct callback_request *req)
 {
+	if (req->easy == NULL)
+		return;
+	req->started_ms = callback_monotonic_ms();
+	if (curl_multi_add_handle(dp->multi, req->easy) != CURLM_OK) {
+		snprintf(req->error, sizeof(req->error), "%s", "starting the request failed");
+		curl_easy_cleanup(req->easy);
+		req->easy = NULL;
+	}
+}
+
+/*
+ * Claim due deliveries into the free slots and start their requests.
+ * Deliveries already in a slot are excluded from the claim, so an
+ * operator's resend cannot put one delivery in flight twice. Returns the
+ * number claimed, or -1 on a store error.
+ */
+static int
+callback_claim(struct callback_dispatcher *dp)
+{
+	struct callback_pool *pool = dp->pool;
 	int64_t now = (int64_t)time(NULL);
 	int64_t lease_s = dp->config.timeout_ms / 1000 + 1 + CALLBACK_LEASE_MARGIN_S;
+	int filled[CP_CALLBACK_BATCH];
+	int busy = 0;
 	int n = 0;
+
+	for (int i = 0; i < CP_CALLBACK_BATCH; i++) {
+		if (pool->slots[i].in_use)
+			pool->busy_ids[busy++] = pool->slots[i].row.id;
+	}
+	if (busy == CP_CALLBACK_BATCH)
+		return 0;
 
 	if (store_begin(dp->store) != CP_OK)
 		return -1;
-	if (store_outbox_claim(dp->store, now, lease_s, batch->rows,
-	    CP_CALLBACK_BATCH, &n) != CP_OK) {
+	if (store_outbox_claim(dp->store, now, lease_s, pool->busy_ids, busy,
+	    pool->claimed, CP_CALLBACK_BATCH - busy, &n) != CP_OK) {
 		store_rollback(dp->store);
 		return -1;
 	}
-	batch->count = n;
-	for (int i = 0; i < n; i++) {
-		batch->requests[i].delivery = &batch->rows[i];
-		callback_prepare(dp, &batch->requests[i]);
+
+	/* Prepare inside the transaction, which also reads the signing secrets. */
+	int used = 0;
+	for (int i = 0; i < CP_CALLBACK_BATCH && used < n; i++) {
+		struct callback_request *req = &pool->slots[i];
+
+		if (req->in_use)
+			continue;
+		req->in_use = true;
+		req->row = pool->claimed[used];
+		req->delivery = &req->row;
+		filled[used++] = i;
+		callback_prepare(dp, req);
 	}
+
 	if (store_commit(dp->store) != CP_OK) {
+		/* Without the lease the rows are not ours to send. */
 		log_error("committing the callback claim failed", NULL);
+		for (int i = 0; i < n; i++)
+			callback_release_slot(dp, &pool->slots[filled[i]]);
 		return -1;
 	}
+	for (int i = 0; i < n; i++)
+		callback_start_transfer(dp, &pool->slots[filled[i]]);
 	return n;
 }
 
@@ -462,13 +579,16 @@ callback_stopping(struct callback_dispatcher *dp)
 	return stopping;
 }
 
-static int64_t
-callback_monotonic_ms(void)
+/* Return whether callback_dispatcher_wake() was called since the last
+ * call, and clear the flag. */
+static bool
+callback_take_wake(struct callback_dispatcher *dp)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	pthread_mutex_lock(&dp->lock);
+	bool woken = dp->woken;
+	dp->woken = false;
+	pthread_mutex_unlock(&dp->lock);
+	return woken;
 }
 
 /* Mark the transfers curl reports as finished. */
@@ -494,39 +614,32 @@ callback_collect_done(CURLM *multi)
 }
 
 /*
- * Run every prepared request of the batch concurrently until all finish,
- * the dispatcher stops, or the request timeout plus a margin passes.
- * Requests left unfinished are not recorded and become due after the lease.
+ * Abort transfers that run more than half the lease margin past the
+ * request timeout, which curl itself should have enforced. The slot is
+ * freed before the lease runs out, so a delivery is never in flight twice.
+ * The attempt is not recorded and the delivery becomes due after the
+ * lease. Returns the number of slots freed.
  */
-static void
-callback_transfer(struct callback_dispatcher *dp, struct callback_batch *batch)
+static int
+callback_abort_overdue(struct callback_dispatcher *dp)
 {
-	int64_t deadline = callback_monotonic_ms() + dp->config.timeout_ms +
-	                   CALLBACK_LEASE_MARGIN_S * 1000 / 2;
-	int running = 0;
+	int64_t limit_ms = dp->config.timeout_ms + CALLBACK_LEASE_MARGIN_S * 1000 / 2;
+	int64_t now_ms = callback_monotonic_ms();
+	int freed = 0;
 
-	for (int i = 0; i < batch->count; i++) {
-		struct callback_request *req = &batch->requests[i];
+	for (int i = 0; i < CP_CALLBACK_BATCH; i++) {
+		struct callback_request *req = &dp->pool->slots[i];
 
-		if (req->easy == NULL)
+		if (!req->in_use || req->easy == NULL || req->done ||
+		    now_ms - req->started_ms <= limit_ms)
 			continue;
-		if (curl_multi_add_handle(dp->multi, req->easy) != CURLM_OK) {
-			snprintf(req->error, sizeof(req->error), "%s", "starting the request failed");
-			curl_easy_cleanup(req->easy);
-			req->easy = NULL;
-		}
+		log_warn("callback attempt ran past its timeout and was aborted",
+		         "event_id", req->delivery->event_id,
+		         "delivery_id", log_int(req->delivery->id), "host", req->host, NULL);
+		callback_release_slot(dp, req);
+		freed++;
 	}
-
-	while (callback_monotonic_ms() < deadline && !callback_stopping(dp)) {
-		if (curl_multi_perform(dp->multi, &running) != CURLM_OK) {
-			log_error("curl_multi_perform failed", NULL);
-			break;
-		}
-		callback_collect_done(dp->multi);
-		if (running == 0)
-			break;
-		curl_multi_poll(dp->multi, NULL, 0, CALLBACK_MULTI_POLL_MS, NULL);
-	}
+	return freed;
 }
 
 /* Delay before the next attempt: base doubled per earlier failure, capped,
@@ -554,8 +667,8 @@ callback_describe_failure(struct callback_request *req)
 		return;
 	if (req->target_rejected)
 		snprintf(req->error, sizeof(req->error),
-		         "target address %s is not public, and live tokens may call"
-		         " only public addresses unless private targets are allowed", req->rejected_address[0] ?
+		         "target address %s is not public and not in callbacks.allowed_ranges,"
+		         " so live tokens may not call it", req->rejected_address[0] ?
 		         req->rejected_address : "(unknown family)");
 	else if (req->result != CURLE_OK)
 		snprintf(req->error, sizeof(req->error), "%s", req->curl_error[0] ?
@@ -665,90 +778,124 @@ callback_count_one(struct callback_metrics *m, const struct callback_request *re
 	}
 }
 
-/* Count the attempts of a batch whose record has committed. */
-static void
-callback_count(struct callback_dispatcher *dp, const struct callback_batch *batch)
+/* True when the slot's attempt has an outcome to record: curl finished
+ * the transfer, or the request failed before it could be sent. */
+static bool
+callback_finished(const struct callback_request *req)
 {
-	pthread_mutex_lock(&dp->lock);
-	for (int i = 0; i < batch->count; i++) {
-		if (batch->requests[i].outcome != CALLBACK_OUTCOME_NONE)
-			callback_count_one(&dp->metrics, &batch->requests[i]);
-	}
-	pthread_mutex_unlock(&dp->lock);
+	if (!req->in_use)
+		return false;
+	return req->easy == NULL || req->done;
 }
 
-/* Record every request that finished or failed before sending, in one
- * transaction so a batch costs one sync of the database. */
-static void
-callback_record(struct callback_dispatcher *dp, struct callback_batch *batch)
+/* Record every finished attempt in one transaction, so completions that
+ * curl reports together cost one sync of the database. Returns -1 when
+ * nothing was recorded because of a store error. */
+static int
+callback_store_finished(struct callback_dispatcher *dp)
 {
 	if (store_begin(dp->store) != CP_OK)
-		return;
-	for (int i = 0; i < batch->count; i++) {
-		struct callback_request *req = &batch->requests[i];
-		bool sent_and_done = req->easy != NULL && req->done;
-		bool never_sent = req->easy == NULL && req->error[0] != '\0';
+		return -1;
+	for (int i = 0; i < CP_CALLBACK_BATCH; i++) {
+		struct callback_request *req = &dp->pool->slots[i];
 
-		if (!sent_and_done && !never_sent)
+		if (!callback_finished(req))
 			continue;
 		if (callback_record_one(dp, req) != 0) {
 			store_rollback(dp->store);
-			return;
+			return -1;
 		}
 	}
 	if (store_commit(dp->store) != CP_OK) {
 		log_error("committing callback attempts failed", NULL);
-		return;
-	}
-	callback_count(dp, batch);
-}
-
-/* Claim, send and record one batch. Returns the number claimed, or -1. */
-static int
-callback_dispatch_batch(struct callback_dispatcher *dp)
-{
-	struct callback_batch *batch = calloc(1, sizeof(*batch));
-	int n;
-
-	if (batch == NULL) {
-		log_error("out of memory for a callback batch", NULL);
 		return -1;
 	}
-	n = callback_claim(dp, batch);
-	if (n > 0) {
-		callback_transfer(dp, batch);
-		callback_record(dp, batch);
-	}
-
-	for (int i = 0; i < batch->count; i++) {
-		callback_request_cleanup(dp, &batch->requests[i]);
-		free(batch->rows[i].body);
-	}
-	free(batch);
-	return n;
+	return 0;
 }
 
-/* Sleep until woken, stopped or the poll interval passes. */
-static void
-callback_wait_idle(struct callback_dispatcher *dp)
+/*
+ * Record the finished attempts, count them in the metrics once committed,
+ * and free their slots. After a store error the attempts stay unrecorded,
+ * and their deliveries become due again when the lease runs out. Returns
+ * the number of slots freed.
+ */
+static int
+callback_record_finished(struct callback_dispatcher *dp)
 {
-	struct timespec until;
+	struct callback_pool *pool = dp->pool;
+	int finished = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += dp->config.poll_interval_ms / 1000;
-	until.tv_nsec += (long)(dp->config.poll_interval_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	for (int i = 0; i < CP_CALLBACK_BATCH; i++)
+		finished += callback_finished(&pool->slots[i]);
+	if (finished == 0)
+		return 0;
+
+	bool stored = callback_store_finished(dp) == 0;
 
 	pthread_mutex_lock(&dp->lock);
-	while (!dp->woken && !dp->stopping) {
-		if (pthread_cond_timedwait(&dp->wake_cond, &dp->lock, &until) == ETIMEDOUT)
-			break;
+	for (int i = 0; i < CP_CALLBACK_BATCH; i++) {
+		if (stored && callback_finished(&pool->slots[i]) &&
+		    pool->slots[i].outcome != CALLBACK_OUTCOME_NONE)
+			callback_count_one(&dp->metrics, &pool->slots[i]);
 	}
-	dp->woken = false;
 	pthread_mutex_unlock(&dp->lock);
+
+	for (int i = 0; i < CP_CALLBACK_BATCH; i++) {
+		if (callback_finished(&pool->slots[i]))
+			callback_release_slot(dp, &pool->slots[i]);
+	}
+	return finished;
+}
+
+/* Milliseconds to wait in curl_multi_poll(): until the next timed claim,
+ * at most CALLBACK_MULTI_POLL_MS so a missed wake-up costs little. */
+static int
+callback_wait_ms(int64_t next_claim_ms)
+{
+	int64_t wait_ms = next_claim_ms - callback_monotonic_ms();
+
+	if (wait_ms < 0)
+		return 0;
+	return wait_ms > CALLBACK_MULTI_POLL_MS ? CALLBACK_MULTI_POLL_MS : (int)wait_ms;
+}
+
+/*
+ * Run transfers and claim deliveries until the dispatcher stops. A claim
+ * runs when a wake-up arrives, when a slot is freed (its delivery may have
+ * held back the next event of the same order), and otherwise once per
+ * poll interval, when retries and expired leases become due.
+ */
+static void
+callback_loop(struct callback_dispatcher *dp)
+{
+	bool claim_now = true;
+	int64_t next_claim_ms = 0;
+
+	while (!callback_stopping(dp)) {
+		int running = 0;
+
+		if (callback_take_wake(dp) || callback_monotonic_ms() >= next_claim_ms)
+			claim_now = true;
+		if (claim_now) {
+			claim_now = false;
+			next_claim_ms = callback_monotonic_ms() + dp->config.poll_interval_ms;
+			callback_claim(dp);
+		}
+
+		if (curl_multi_perform(dp->multi, &running) != CURLM_OK)
+			log_error("curl_multi_perform failed", NULL);
+		callback_collect_done(dp->multi);
+		if (callback_record_finished(dp) > 0)
+			claim_now = true;
+		if (callback_abort_overdue(dp) > 0)
+			claim_now = true;
+		if (claim_now)
+			continue;
+
+		/* With no transfers this still waits, for the timeout or for
+		 * curl_multi_wakeup() from wake or stop. */
+		curl_multi_poll(dp->multi, NULL, 0, callback_wait_ms(next_claim_ms), NULL);
+	}
 }
 
 static void *
@@ -756,14 +903,17 @@ callback_run(void *arg)
 {
 	struct callback_dispatcher *dp = arg;
 
-	log_info("callback dispatcher started", NULL);
-	while (!callback_stopping(dp)) {
-		/* A full or partial batch may have unblocked the next events of
-		 * the same orders, so read again at once. The loop cannot spin on
-		 * the same rows: claiming moves them at least a second ahead. */
-		if (callback_dispatch_batch(dp) > 0)
-			continue;
-		callback_wait_idle(dp);
+	log_info("callback dispatcher started",
+	         "max_in_flight", log_int(CP_CALLBACK_BATCH), NULL);
+	callback_loop(dp);
+
+	/* Keep what already finished. Transfers still running are aborted, and
+	 * their deliveries become due when the lease runs out. */
+	callback_collect_done(dp->multi);
+	callback_record_finished(dp);
+	for (int i = 0; i < CP_CALLBACK_BATCH; i++) {
+		if (dp->pool->slots[i].in_use)
+			callback_release_slot(dp, &dp->pool->slots[i]);
 	}
 	log_info("callback dispatcher stopped", NULL);
 	return NULL;
@@ -782,6 +932,8 @@ callback_apply_defaults(struct callback_config *config)
 		config->retry_cap_s = config->retry_base_s;
 	if (config->poll_interval_ms <= 0)
 		config->poll_interval_ms = CALLBACK_POLL_MS;
+	if (config->allowed_range_count > CALLBACK_ALLOWED_RANGES_MAX)
+		config->allowed_range_count = CALLBACK_ALLOWED_RANGES_MAX;
 }
 
 /* Free what start created; safe on a partly built dispatcher. */
@@ -792,26 +944,12 @@ callback_release(struct callback_dispatcher *dp)
 	dp->live_share = NULL;
 	curl_multi_cleanup(dp->multi);
 	dp->multi = NULL;
+	free(dp->pool);
+	dp->pool = NULL;
 	store_close(dp->store);
 	dp->store = NULL;
 	keys_wipe(&dp->keys);
-	pthread_cond_destroy(&dp->wake_cond);
 	curl_global_cleanup();
-}
-
-static int
-callback_init_cond(struct callback_dispatcher *dp)
-{
-	pthread_condattr_t attr;
-	int rc;
-
-	if (pthread_condattr_init(&attr) != 0)
-		return -1;
-	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	if (rc == 0)
-		rc = pthread_cond_init(&dp->wake_cond, &attr);
-	pthread_condattr_destroy(&attr);
-	return rc == 0 ? 0 : -1;
 }
 
 enum cp_result
@@ -828,13 +966,8 @@ callback_dispatcher_start(const char *db_path, const struct keys *keys,
 		log_error("callback dispatcher is already running", NULL);
 		return CP_ERROR;
 	}
-	if (callback_init_cond(dp) != 0) {
-		log_error("creating the callback condition variable failed", NULL);
-		return CP_ERROR;
-	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("curl_global_init failed", NULL);
-		pthread_cond_destroy(&dp->wake_cond);
 		return CP_ERROR;
 	}
 
@@ -849,9 +982,10 @@ callback_dispatcher_start(const char *db_path, const struct keys *keys,
 		log_error("callback dispatcher cannot open the database", "error", err, NULL);
 		goto fail;
 	}
+	dp->pool = calloc(1, sizeof(*dp->pool));
 	dp->multi = curl_multi_init();
 	dp->live_share = curl_share_init();
-	if (dp->multi == NULL || dp->live_share == NULL ||
+	if (dp->pool == NULL || dp->multi == NULL || dp->live_share == NULL ||
 	    curl_share_setopt(dp->live_share, CURLSHOPT_SHARE,
 	                      CURL_LOCK_DATA_CONNECT) != CURLSHE_OK) {
 		log_error("creating the curl handles failed", NULL);
@@ -890,7 +1024,7 @@ callback_dispatcher_wake(void)
 	pthread_mutex_lock(&dp->lock);
 	if (dp->running) {
 		dp->woken = true;
-		pthread_cond_signal(&dp->wake_cond);
+		curl_multi_wakeup(dp->multi);
 	}
 	pthread_mutex_unlock(&dp->lock);
 }
@@ -906,14 +1040,13 @@ callback_dispatcher_stop(void)
 		return;
 	}
 	dp->stopping = true;
-	pthread_cond_signal(&dp->wake_cond);
 	pthread_mutex_unlock(&dp->lock);
 
 	curl_multi_wakeup(dp->multi);
 	pthread_join(dp->thread, NULL);
 
-	/* After running is false no other thread touches the condition
-	 * variable or the handles, so they can be freed. */
+	/* After running is false no other thread touches the handles, so
+	 * they can be freed. */
 	pthread_mutex_lock(&dp->lock);
 	dp->running = false;
 	pthread_mutex_unlock(&dp->lock);

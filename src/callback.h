@@ -2,9 +2,11 @@
  * Callback signing and the dispatcher that delivers the outbox.
  *
  * Every callback is a POST of the event body stored at creation, sent byte
- * for byte on every attempt, with the headers X-Signature-Timestamp (Unix
- * seconds), X-Signature (hex HMAC-SHA256 over "<timestamp>.<body>" keyed
- * with the token's signing secret) and X-Event-Id. The first attempt after
+ * for byte on every attempt. Its headers are X-Signature-Timestamp (Unix
+ * seconds), X-Event-Id and X-Signature: the hex HMAC-SHA256 over
+ * "<timestamp>.<body>" keyed with the token's signing secret. While a
+ * rotation's overlap lasts, ", " and the signature under the previous
+ * secret follow it. The first attempt after
  * an operator's resend also carries X-Event-Resend: true. A 2xx response
  * within the timeout is success. Anything else, redirects included, is retried
  * with exponential backoff until the event is CP_CALLBACK_RETRY_S seconds
@@ -27,6 +29,7 @@
 #define CALLBACK_POLL_MS       1000     /* idle wait between outbox reads */
 #define CALLBACK_TOLERANCE_S   300      /* accepted clock difference when verifying */
 #define CALLBACK_LATENCY_BUCKETS 8
+#define CALLBACK_ALLOWED_RANGES_MAX 16  /* the same as CONFIG_ALLOWED_RANGES_MAX */
 
 /* Dispatcher settings. A zero value selects the default named beside it. */
 struct callback_config {
@@ -34,6 +37,9 @@ struct callback_config {
 	int retry_base_s;               /* delay after the first failure; CALLBACK_RETRY_BASE_S */
 	int retry_cap_s;                /* largest delay; CALLBACK_RETRY_CAP_S */
 	bool allow_private_targets;     /* let live tokens reach private addresses */
+	/* Ranges live tokens may reach although they are not public. */
+	struct ipnet allowed_ranges[CALLBACK_ALLOWED_RANGES_MAX];
+	size_t allowed_range_count;
 	int poll_interval_ms;           /* idle wait; CALLBACK_POLL_MS */
 };
 
@@ -49,7 +55,7 @@ void callback_sign(const char *secret, int64_t timestamp, const char *body,
 enum callback_verify_result {
 	CALLBACK_VERIFY_OK,
 	CALLBACK_VERIFY_MISSING,        /* a signature header is absent */
-	CALLBACK_VERIFY_MALFORMED,      /* not Unix seconds, or not 64 hex digits */
+	CALLBACK_VERIFY_MALFORMED,      /* not Unix seconds, or not one or two signatures */
 	CALLBACK_VERIFY_STALE,          /* more than CALLBACK_TOLERANCE_S from now */
 	CALLBACK_VERIFY_MISMATCH,
 };
@@ -57,8 +63,11 @@ enum callback_verify_result {
 /*
  * Verify a received callback as a merchant does: timestamp and signature
  * are the X-Signature-Timestamp and X-Signature header values (NULL when
- * absent), body the raw request body, now the receiver's Unix seconds. The
- * signature is compared in constant time, case-insensitively.
+ * absent), body the raw request body, now the receiver's Unix seconds.
+ * signature is one signature, or two separated by ", " while the token's
+ * previous secret is still used after a rotation, and the callback is
+ * valid when any of them matches. Signatures are compared in constant
+ * time, case-insensitively.
  */
 enum callback_verify_result callback_verify(const char *secret, const char *timestamp,
                                             const char *signature, const char *body,
@@ -93,6 +102,14 @@ void callback_metrics_read(struct callback_metrics *out);
  * and NAT64 (64:ff9b::/96) IPv6 addresses are judged as IPv4.
  */
 bool callback_address_is_public(const struct ipaddr *addr);
+
+/*
+ * True when a live-mode callback may connect to addr: it is public, or it
+ * lies inside one of the count ranges the operator allowed
+ * (callbacks.allowed_ranges).
+ */
+bool callback_address_allowed(const struct ipaddr *addr, const struct ipnet *allowed,
+                              size_t count);
 
 /*
  * Start the dispatcher thread. It opens its own store connection on

@@ -99,6 +99,7 @@ enum ctl_option {
 	OPT_PORT,
 	OPT_SECRET,
 	OPT_STATUS,
+	OPT_OVERLAP_HOURS,
 };
 
 struct ctl;
@@ -156,6 +157,11 @@ static const char ctl_help[] =
 	"      List a merchant's tokens without their secrets.\n"
 	"  token revoke --customer ID --name NAME\n"
 	"      Revoke the merchant's active token of that name.\n"
+	"  token rotate-secret --customer ID --name NAME [--overlap-hours H]\n"
+	"      Give the active token of that name a new callback signing secret\n"
+	"      and print it, shown only this once. For H hours (0 to 720,\n"
+	"      default 24) callbacks also carry a signature under the old\n"
+	"      secret; 0 stops using the old secret at once.\n"
 	"  order list [--customer ID] [--limit N]\n"
 	"      List orders, newest first: of one merchant or of all, at most N\n"
 	"      (default 100, at most 10000).\n"
@@ -1447,6 +1453,118 @@ ctl_token_revoke(struct ctl *ctl, int argc, char **argv)
 	return status;
 }
 
+/* The merchant's active token with one name, found by ctl_token_find_name(). */
+struct ctl_token_match {
+	const char *name;
+	int64_t id;         /* 0 when not found */
+};
+
+static void
+ctl_token_match_row(const struct access_token *t, void *arg)
+{
+	struct ctl_token_match *match = arg;
+
+	if (t->revoked_at == 0 && strcmp(t->name, match->name) == 0)
+		match->id = t->id;
+}
+
+/* Read the options of token rotate-secret; the overlap is returned in seconds. */
+static int
+ctl_rotate_options(struct ctl *ctl, int argc, char **argv, int64_t *customer,
+                   const char **name, int64_t *overlap_s)
+{
+	static const struct option options[] = {
+		{ "customer", required_argument, NULL, OPT_CUSTOMER },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "overlap-hours", required_argument, NULL, OPT_OVERLAP_HOURS },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int64_t hours = 24;
+	int opt, status = CTL_EXIT_OK;
+
+	while (status == CTL_EXIT_OK &&
+	       (opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (opt == OPT_CUSTOMER)
+			status = ctl_parse_int(ctl, "--customer", optarg, 1, INT64_MAX, customer);
+		else if (opt == OPT_NAME)
+			*name = optarg;
+		else if (opt == OPT_OVERLAP_HOURS)
+			status = ctl_parse_int(ctl, "--overlap-hours", optarg, 0,
+			                       TOKENS_ROTATE_OVERLAP_MAX_S / 3600, &hours);
+		else
+			return ctl_option_error(ctl, opt, argv);
+	}
+	if (status != CTL_EXIT_OK)
+		return status;
+	if (*customer == 0)
+		return ctl_usage_error(ctl, "missing --customer");
+	if (*name == NULL)
+		return ctl_usage_error(ctl, "missing --name");
+	*overlap_s = hours * 3600;
+	return ctl_no_arguments(ctl, argc, argv);
+}
+
+/* Find the id of the merchant's active token named name; CP_NOT_FOUND if none. */
+static enum cp_result
+ctl_token_find_name(struct ctl *ctl, int64_t customer, const char *name, int64_t *id)
+{
+	struct ctl_token_match match = { name, 0 };
+	enum cp_result rc;
+
+	if ((rc = store_begin_read(ctl->gw.store)) != CP_OK)
+		return rc;
+	rc = store_token_list(ctl->gw.store, customer, ctl_token_match_row, &match);
+	store_rollback(ctl->gw.store);
+	if (rc != CP_OK)
+		return rc;
+	*id = match.id;
+	return match.id != 0 ? CP_OK : CP_NOT_FOUND;
+}
+
+static int
+ctl_token_rotate_secret(struct ctl *ctl, int argc, char **argv)
+{
+	int64_t customer = 0, overlap_s = 0, token_id = 0;
+	const char *name = NULL;
+	char secret[SIGNING_SECRET_TEXT_MAX];
+	json_object *result;
+	enum cp_result rc;
+	int status;
+
+	status = ctl_rotate_options(ctl, argc, argv, &customer, &name, &overlap_s);
+	if (status != CTL_EXIT_OK)
+		return status;
+	if ((status = ctl_open(ctl)) != CTL_EXIT_OK)
+		return status;
+
+	/* A token revoked between the lookup and the rotation is caught by
+	 * tokens_rotate_secret(), which changes only active tokens. */
+	rc = ctl_token_find_name(ctl, customer, name, &token_id);
+	if (rc == CP_OK)
+		rc = tokens_rotate_secret(&ctl->gw, customer, token_id, overlap_s, secret);
+	if (rc == CP_NOT_FOUND)
+		return ctl_fail(ctl, "customer %lld has no active token named \"%.100s\"; run"
+		                " citypayctl token list --customer %lld", (long long)customer, name,
+		                (long long)customer);
+	if (rc != CP_OK)
+		return ctl_fail_store(ctl, "rotate the signing secret", rc);
+
+	result = json_object_new_object();
+	json_object_object_add(result, "customer_id", json_object_new_int64(customer));
+	json_object_object_add(result, "name", json_object_new_string(name));
+	json_object_object_add(result, "signing_secret", json_object_new_string(secret));
+	sodium_memzero(secret, sizeof(secret));
+	json_object_object_add(result, "overlap_hours", json_object_new_int64(overlap_s / 3600));
+	status = ctl_emit(ctl, result, ctl_print_record,
+	                  "Store the new signing secret now: it is shown only this once. Deploy"
+	                  " it to the callback receiver within overlap_hours, after which"
+	                  " callbacks stop carrying the signature under the old secret.", true);
+	ctl_wipe_json_string(result, "signing_secret");
+	json_object_put(result);
+	return status;
+}
+
 /* order */
 
 static void
@@ -2304,6 +2422,8 @@ static const struct ctl_command ctl_commands[] = {
 	  " [--mode live|sandbox]", ctl_token_add },
 	{ "token", "list", "--customer ID", ctl_token_list },
 	{ "token", "revoke", "--customer ID --name NAME", ctl_token_revoke },
+	{ "token", "rotate-secret", "--customer ID --name NAME [--overlap-hours H]",
+	  ctl_token_rotate_secret },
 	{ "order", "list", "[--customer ID] [--limit N]", ctl_order_list },
 	{ "order", "show", "TOKEN", ctl_order_show },
 	{ "sandbox", "pay", "(--order TOKEN | --deposit TOKEN) [--coin COIN] [--amount AMOUNT]",

@@ -186,7 +186,10 @@ main(int argc, char **argv)
 		.retry_base_s = cfg.callback_retry_base_s,
 		.retry_cap_s = cfg.callback_retry_cap_s,
 		.allow_private_targets = cfg.callback_allow_private,
+		.allowed_range_count = cfg.callback_allowed_range_count,
 	};
+	memcpy(cb.allowed_ranges, cfg.callback_allowed_ranges,
+	       cfg.callback_allowed_range_count * sizeof(cfg.callback_allowed_ranges[0]));
 	if (callback_dispatcher_start(cfg.db_path, &gw.keys, &cb) != CP_OK) {
 		log_error("cannot start the callback dispatcher", NULL);
 		goto out;

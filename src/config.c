@@ -94,6 +94,34 @@ config_set_trusted(struct config *cfg, const char *value, char *err, size_t errl
 	return 0;
 }
 
+/* Parse a comma-separated list of CIDR ranges into the callback allowed ranges. */
+static int
+config_set_allowed_ranges(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	char list[1024];
+	char *save = NULL;
+
+	if (config_set_string(list, sizeof(list), "callbacks.allowed_ranges", value, err, errlen))
+		return -1;
+	cfg->callback_allowed_range_count = 0;
+	for (char *item = strtok_r(list, ", ", &save); item; item = strtok_r(NULL, ", ", &save)) {
+		char why[160];
+
+		if (cfg->callback_allowed_range_count == CONFIG_ALLOWED_RANGES_MAX) {
+			snprintf(err, errlen, "callbacks.allowed_ranges has more than %d entries",
+			         CONFIG_ALLOWED_RANGES_MAX);
+			return -1;
+		}
+		if (ipnet_parse(item, &cfg->callback_allowed_ranges[cfg->callback_allowed_range_count],
+		                why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "callbacks.allowed_ranges: %s", why);
+			return -1;
+		}
+		cfg->callback_allowed_range_count++;
+	}
+	return 0;
+}
+
 /* Parse a comma-separated list of IP addresses into the callback egress addresses. */
 static int
 config_set_egress(struct config *cfg, const char *value, char *err, size_t errlen)
@@ -163,6 +191,8 @@ config_set(struct config *cfg, const char *key, const char *value, char *err, si
 		return config_set_trusted(cfg, value, err, errlen);
 	if (strcmp(key, "callbacks.egress_addresses") == 0)
 		return config_set_egress(cfg, value, err, errlen);
+	if (strcmp(key, "callbacks.allowed_ranges") == 0)
+		return config_set_allowed_ranges(cfg, value, err, errlen);
 	if (strcmp(key, "server.forwarded_header") == 0) {
 		if (strcasecmp(value, "x-forwarded-for") != 0 && strcasecmp(value, "forwarded") != 0) {
 			snprintf(err, errlen, "%s must be X-Forwarded-For or Forwarded, got \"%.40s\"",
@@ -273,6 +303,7 @@ static const struct {
 	{ "CITYPAY_CALLBACK_RETRY_CAP_S", "callbacks.retry_cap_s" },
 	{ "CITYPAY_CALLBACK_ALLOW_PRIVATE", "callbacks.allow_private_targets" },
 	{ "CITYPAY_CALLBACK_EGRESS_ADDRESSES", "callbacks.egress_addresses" },
+	{ "CITYPAY_CALLBACK_ALLOWED_RANGES", "callbacks.allowed_ranges" },
 };
 
 int

@@ -15,6 +15,7 @@
 
 #define CONFIG_TRUSTED_MAX 16
 #define CONFIG_EGRESS_MAX  16
+#define CONFIG_ALLOWED_RANGES_MAX 16
 
 struct config {
 	char listen[128];              /* "127.0.0.1:8080"; port 0 picks a free one */
@@ -32,6 +33,9 @@ struct config {
 	int callback_retry_base_s;
 	int callback_retry_cap_s;
 	bool callback_allow_private;   /* live-mode callbacks to private addresses */
+	/* Ranges live-mode callbacks may reach although they are not public. */
+	struct ipnet callback_allowed_ranges[CONFIG_ALLOWED_RANGES_MAX];
+	size_t callback_allowed_range_count;
 	/* Addresses callbacks leave from, published for merchants' firewalls. */
 	struct ipaddr callback_egress[CONFIG_EGRESS_MAX];
 	size_t callback_egress_count;

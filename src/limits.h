@@ -41,7 +41,7 @@
 /* Callback delivery */
 #define CP_CALLBACK_TIMEOUT_MS   10000 /* whole request, connect included */
 #define CP_CALLBACK_RESPONSE_MAX 1024  /* bytes of a merchant's answer kept */
-#define CP_CALLBACK_BATCH        32    /* deliveries claimed per pass */
+#define CP_CALLBACK_BATCH        32    /* deliveries in flight at once */
 #define CP_CALLBACK_RETRY_S      (24 * 3600 + 3600) /* give up after 25 hours */
 
 #endif

@@ -55,11 +55,15 @@ struct outbox_attempt {
  * Claiming moves next_attempt_at to now + lease_s, so another dispatcher on
  * the same database skips the rows, and a crash before the attempt is
  * recorded makes them due again after the lease instead of losing them.
+ * Deliveries whose ids are among the skip_count skip_ids are never
+ * claimed: the caller lists its attempts in flight, which an operator's
+ * resend can make due again before they finish.
  *
  * On CP_OK each out[i].body is a heap copy that the caller frees with
  * free(). On any other result nothing is allocated and *n is 0.
  */
 enum cp_result store_outbox_claim(struct store *st, int64_t now, int64_t lease_s,
+                                  const int64_t *skip_ids, int skip_count,
                                   struct outbox_delivery *out, int max, int *n);
 
 /*
@@ -77,12 +81,15 @@ enum cp_result store_outbox_record(struct store *st, const struct outbox_attempt
 
 /*
  * Read the token's sealed signing secret, open it with keys into secret
- * (len bytes, SIGNING_SECRET_TEXT_MAX is enough) and set *mode. Returns
- * CP_NOT_FOUND for an unknown token, CP_INVALID when the secret does not
- * authenticate under keys or the stored mode is unknown.
+ * (len bytes, SIGNING_SECRET_TEXT_MAX is enough) and set *mode. The secret
+ * replaced by the last rotation goes into previous (also len bytes) while
+ * its previous_secret_until is after now, and previous is "" otherwise.
+ * Returns CP_NOT_FOUND for an unknown token, CP_INVALID when a secret does
+ * not authenticate under keys or the stored mode is unknown.
  */
 enum cp_result store_outbox_token_secret(struct store *st, const struct keys *keys,
-                                         int64_t token_id, char *secret, size_t len,
+                                         int64_t token_id, int64_t now, char *secret,
+                                         char *previous, size_t len,
                                          enum token_mode *mode);
 
 /* Filters of store_outbox_list(); zero or NULL fields do not filter. */

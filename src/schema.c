@@ -194,10 +194,19 @@ static const char migration_3[] =
 	/* 1 from a resend request until its attempt is recorded. */
 	"ALTER TABLE callback_deliveries ADD COLUMN resend_pending INTEGER NOT NULL DEFAULT 0;";
 
+/*
+ * Signing secret rotation: the secret replaced by the last rotation, still
+ * used for a second signature until previous_secret_until (Unix seconds).
+ */
+static const char migration_4[] =
+	"ALTER TABLE access_tokens ADD COLUMN previous_secret_sealed TEXT;"
+	"ALTER TABLE access_tokens ADD COLUMN previous_secret_until INTEGER;";
+
 const struct schema_migration schema_migrations[] = {
 	{ 1, "initial", migration_1 },
 	{ 2, "cabinet", migration_2 },
 	{ 3, "callback attempts", migration_3 },
+	{ 4, "signing secret rotation", migration_4 },
 };
 
 const size_t schema_migration_count =

@@ -242,6 +242,16 @@ enum cp_result store_token_revoke_id(struct store *st, int64_t merchant_id, int6
  * the name is taken.
  */
 enum cp_result store_token_update(struct store *st, const struct access_token *t);
+/*
+ * Replace the signing secret of the merchant's active token token_id with
+ * new_sealed. The replaced secret is kept as the previous one until
+ * previous_until (Unix seconds), or dropped when previous_until is 0; any
+ * older previous secret is dropped. CP_NOT_FOUND when the token is not the
+ * merchant's or is revoked.
+ */
+enum cp_result store_token_rotate_secret(struct store *st, int64_t merchant_id,
+                                         int64_t token_id, const char *new_sealed,
+                                         int64_t previous_until);
 
 /* Orders */
 enum cp_result store_order_insert(struct store *st, struct order *o);

@@ -268,6 +268,21 @@ store_token_touch(struct store *st, int64_t id, int64_t now, const char *ip)
 }
 
 enum cp_result
+store_token_rotate_secret(struct store *st, int64_t merchant_id, int64_t token_id,
+                          const char *new_sealed, int64_t previous_until)
+{
+	/* Every right-hand side reads the row as it was before this UPDATE. */
+	static const char sql[] = "UPDATE access_tokens SET"
+		" previous_secret_sealed = CASE WHEN ?4 > 0 THEN signing_secret_sealed END,"
+		" previous_secret_until = CASE WHEN ?4 > 0 THEN ?4 END,"
+		" signing_secret_sealed = ?3"
+		" WHERE merchant_id = ?1 AND id = ?2 AND revoked_at IS NULL";
+
+	return store_changed_one(st, store_exec_stmt(st, store_stmt(st, sql, "iiti",
+	                         merchant_id, token_id, new_sealed, previous_until)));
+}
+
+enum cp_result
 store_token_revoke_id(struct store *st, int64_t merchant_id, int64_t id, int64_t now)
 {
 	static const char sql[] = "UPDATE access_tokens SET revoked_at = ?"

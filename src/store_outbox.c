@@ -64,7 +64,9 @@ static const char sql_attempt_insert[] =
 	" latency_ms, response, resend) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 static const char sql_token_secret[] =
-	"SELECT signing_secret_sealed, mode FROM access_tokens WHERE id = ?1";
+	"SELECT signing_secret_sealed, mode,"
+	" CASE WHEN previous_secret_until > ?2 THEN previous_secret_sealed END"
+	" FROM access_tokens WHERE id = ?1";
 
 /* Fill one delivery from the current row of sql_claim_select. */
 static enum cp_result
@@ -104,15 +106,28 @@ store_outbox_free_rows(struct outbox_delivery *out, int n)
 	}
 }
 
+static bool
+store_outbox_id_listed(int64_t id, const int64_t *ids, int count)
+{
+	for (int i = 0; i < count; i++) {
+		if (ids[i] == id)
+			return true;
+	}
+	return false;
+}
+
 enum cp_result
 store_outbox_claim(struct store *st, int64_t now, int64_t lease_s,
+                   const int64_t *skip_ids, int skip_count,
                    struct outbox_delivery *out, int max, int *n)
 {
 	enum cp_result rc = CP_OK;
 	int count = 0;
 
 	*n = 0;
-	sqlite3_stmt *stmt = store_stmt(st, sql_claim_select, "ii", now, (int64_t)max);
+	/* Each skipped row takes a place of the LIMIT, so ask for that many more. */
+	sqlite3_stmt *stmt = store_stmt(st, sql_claim_select, "ii", now,
+	                                (int64_t)max + skip_count);
 	if (stmt == NULL)
 		return CP_ERROR;
 
@@ -126,6 +141,8 @@ store_outbox_claim(struct store *st, int64_t now, int64_t lease_s,
 		}
 		if (rc != CP_OK)
 			goto fail;
+		if (store_outbox_id_listed(sqlite3_column_int64(stmt, 0), skip_ids, skip_count))
+			continue;
 		rc = store_outbox_read_row(stmt, &out[count]);
 		if (rc != CP_OK)
 			goto fail;
@@ -259,20 +276,38 @@ store_outbox_record(struct store *st, const struct outbox_attempt *attempt,
 	return CP_OK;
 }
 
+/* Open one sealed secret of the token into out, logging a failure. */
+static enum cp_result
+store_outbox_open_secret(const struct keys *keys, int64_t token_id, const char *sealed,
+                         char *out, size_t len)
+{
+	if (keys_open(keys, sealed, out, len) == 0)
+		return CP_OK;
+	sodium_memzero(out, len);
+	log_error("opening the signing secret failed",
+	          "token_id", log_int(token_id),
+	          "hint", "check that the key file is the one this database"
+	          " was created with", NULL);
+	return CP_INVALID;
+}
+
 enum cp_result
 store_outbox_token_secret(struct store *st, const struct keys *keys,
-                          int64_t token_id, char *secret, size_t len,
-                          enum token_mode *mode)
+                          int64_t token_id, int64_t now, char *secret,
+                          char *previous, size_t len, enum token_mode *mode)
 {
 	char sealed[sizeof(((struct access_token *)0)->signing_secret_sealed)];
+	char previous_sealed[sizeof(sealed)];
 	char mode_text[16];
-	sqlite3_stmt *stmt = store_stmt(st, sql_token_secret, "i", token_id);
+	sqlite3_stmt *stmt = store_stmt(st, sql_token_secret, "ii", token_id, now);
 
+	previous[0] = '\0';
 	enum cp_result rc = store_step_row(st, stmt);
 	if (rc != CP_OK)
 		return rc;
 	store_col_text(stmt, 0, sealed, sizeof(sealed));
 	store_col_text(stmt, 1, mode_text, sizeof(mode_text));
+	store_col_text(stmt, 2, previous_sealed, sizeof(previous_sealed));
 	sqlite3_reset(stmt);
 
 	if (token_mode_parse(mode_text, mode) != 0) {
@@ -280,15 +315,15 @@ store_outbox_token_secret(struct store *st, const struct keys *keys,
 		          "token_id", log_int(token_id), "mode", mode_text, NULL);
 		return CP_INVALID;
 	}
-	if (keys_open(keys, sealed, secret, len) != 0) {
+	rc = store_outbox_open_secret(keys, token_id, sealed, secret, len);
+	if (rc != CP_OK)
+		return rc;
+	if (previous_sealed[0] == '\0')
+		return CP_OK;
+	rc = store_outbox_open_secret(keys, token_id, previous_sealed, previous, len);
+	if (rc != CP_OK)
 		sodium_memzero(secret, len);
-		log_error("opening the signing secret failed",
-		          "token_id", log_int(token_id),
-		          "hint", "check that the key file is the one this database"
-		          " was created with", NULL);
-		return CP_INVALID;
-	}
-	return CP_OK;
+	return rc;
 }
 
 /* Operator views */

@@ -52,13 +52,18 @@ tokens_check_whitelist(const struct token_request *req, struct access_token *t,
 	}
 }
 
+/* citypayd copies the configured ranges into the dispatcher's settings. */
+_Static_assert(CONFIG_ALLOWED_RANGES_MAX <= CALLBACK_ALLOWED_RANGES_MAX,
+               "the dispatcher must hold every configured allowed range");
+
 /*
  * True when a live token may send callbacks to url: a host given as an
- * address must be public, and "localhost" names are rejected. Names are
- * resolved and checked again at every delivery, since DNS can change.
+ * address must be public or inside callbacks.allowed_ranges, and
+ * "localhost" names are rejected. Names are resolved and checked again at
+ * every delivery, since DNS can change.
  */
 static bool
-tokens_callback_target_allowed(const char *url)
+tokens_callback_target_allowed(const struct config *cfg, const char *url)
 {
 	CURLU *u = curl_url();
 	char *host = NULL;
@@ -75,7 +80,8 @@ tokens_callback_target_allowed(const char *url)
 		else
 			snprintf(text, sizeof(text), "%s", host);
 		if (ipaddr_parse(text, &addr) == 0)
-			allowed = callback_address_is_public(&addr);
+			allowed = callback_address_allowed(&addr, cfg->callback_allowed_ranges,
+			                                   cfg->callback_allowed_range_count);
 		else if (strcasecmp(text, "localhost") == 0 ||
 		         (n > 10 && strcasecmp(text + n - 10, ".localhost") == 0))
 			allowed = false;
@@ -100,10 +106,11 @@ tokens_check_urls(const struct gateway *gw, const struct token_request *req,
 			                 req->callbacks[i], why);
 			return;
 		}
-		if (guard && !tokens_callback_target_allowed(req->callbacks[i])) {
+		if (guard && !tokens_callback_target_allowed(gw->cfg, req->callbacks[i])) {
 			field_errors_add(errs, "callback_urls", "callback URL \"%.80s\" points at a"
-			                 " loopback, private, link-local or metadata address, which"
-			                 " live tokens cannot use; give a public address", req->callbacks[i]);
+			                 " loopback, private, link-local or metadata address outside"
+			                 " callbacks.allowed_ranges, which live tokens cannot use;"
+			                 " give a public address", req->callbacks[i]);
 			return;
 		}
 		tokens_append_line(t->callback_urls, sizeof(t->callback_urls), req->callbacks[i]);
@@ -294,4 +301,39 @@ tokens_update(struct gateway *gw, int64_t merchant_id, int64_t token_id,
 fail:
 	store_rollback(gw->store);
 	return rc == CP_EXISTS ? CP_INVALID : rc;
+}
+
+enum cp_result
+tokens_rotate_secret(struct gateway *gw, int64_t merchant_id, int64_t token_id,
+                     int64_t overlap_s, char *new_secret_out)
+{
+	char sealed[sizeof(((struct access_token *)0)->signing_secret_sealed)];
+	int64_t now = gateway_now_ms(gw) / 1000;
+	enum cp_result rc;
+
+	if (overlap_s < 0 || overlap_s > TOKENS_ROTATE_OVERLAP_MAX_S)
+		return CP_INVALID;
+	token_signing_secret_generate(new_secret_out);
+	if (keys_seal(&gw->keys, new_secret_out, sealed, sizeof(sealed)) != 0) {
+		rc = CP_ERROR;
+		goto wipe;
+	}
+
+	if ((rc = store_begin(gw->store)) != CP_OK)
+		goto wipe;
+	rc = store_token_rotate_secret(gw->store, merchant_id, token_id, sealed,
+	                               overlap_s > 0 ? now + overlap_s : 0);
+	if (rc != CP_OK) {
+		store_rollback(gw->store);
+		goto wipe;
+	}
+	if ((rc = store_commit(gw->store)) != CP_OK)
+		goto wipe;
+	log_info("token signing secret rotated", "customer_id", log_int(merchant_id),
+	         "token_id", log_int(token_id), "overlap_s", log_int(overlap_s), NULL);
+	return CP_OK;
+
+wipe:
+	sodium_memzero(new_secret_out, SIGNING_SECRET_TEXT_MAX);
+	return rc;
 }

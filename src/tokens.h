@@ -44,6 +44,21 @@ enum cp_result tokens_update(struct gateway *gw, int64_t merchant_id, int64_t to
                              const struct token_request *req, struct access_token *out,
                              struct field_errors *errs);
 
+#define TOKENS_ROTATE_OVERLAP_MAX_S (720 * 3600) /* 30 days */
+
+/*
+ * Give the merchant's active token token_id a new signing secret, written
+ * into new_secret_out (SIGNING_SECRET_TEXT_MAX bytes), which the caller
+ * shows once and then wipes. The old secret keeps signing callbacks as a
+ * second signature for overlap_s seconds (0 to
+ * TOKENS_ROTATE_OVERLAP_MAX_S; 0 drops it at once), and a secret kept from
+ * an earlier rotation is dropped. Opens and commits its own transaction.
+ * CP_INVALID for an overlap out of range; CP_NOT_FOUND when the token is
+ * not the merchant's or is revoked.
+ */
+enum cp_result tokens_rotate_secret(struct gateway *gw, int64_t merchant_id, int64_t token_id,
+                                    int64_t overlap_s, char *new_secret_out);
+
 /* True when type is "crypto", "binance_pay" or a known coin code. */
 bool tokens_type_is_valid(const char *type);
 

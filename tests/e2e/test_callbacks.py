@@ -30,6 +30,8 @@ LOG_WAIT_S = 30             # retries every 1 to 2 s, plus the 1 s timeout
 LISTEN_START_TIMEOUT_S = 10
 SOCKET_POLL_S = 0.2
 EGRESS_ADDRESSES = ["203.0.113.7", "2001:db8::1"]
+ISOLATION_TIMEOUT_MS = 8000  # longer than the whole isolation test takes
+ISOLATION_DEADLINE_S = 2    # includes creating order B and choosing its coin
 
 
 class RawReceiver:
@@ -111,6 +113,22 @@ class RawReceiver:
             for conn in self._open:
                 conn.close()
             self._open = []
+
+
+def create_token_env(db_path, customer_id, name, url, env, check=True):
+    """Create a live token with one callback URL under extra environment variables."""
+    args = ["token", "add", "--customer", customer_id, "--name", name, "--type", "crypto",
+            "--currency", "USD", "--ip", LOOPBACK + "/32", "--callback", url,
+            "--success-url", "https://shop.example/ok", "--cancel-url", "https://shop.example/no",
+            "--expires", str(int(time.time()) + 86400), "--mode", "live"]
+    return run_cli(db_path, *args, check=check, env=env)
+
+
+def signature_of(secret, callback):
+    """Return the hex HMAC-SHA256 of "<timestamp>.<body>" of a received callback under secret."""
+    timestamp = callback.headers["x-signature-timestamp"]
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + callback.raw,
+                    hashlib.sha256).hexdigest()
 
 
 def free_port():
@@ -481,11 +499,105 @@ class Callbacks(harness.GatewayTestCase):
         self.assertIs(resp.body["success"], True)
         self.assertEqual(resp.body["data"]["addresses"], EGRESS_ADDRESSES)
 
+    def test_rotate_secret_signs_with_both(self):
+        name = "rot-" + harness.unique_suffix()
+        created = create_token(self.db_path, self.customer_id, name, [self.receiver.url])
+        old_secret = created["signing_secret"]
+        info = run_cli(self.db_path, "token", "rotate-secret", "--customer", self.customer_id,
+                       "--name", name, "--overlap-hours", "1")
+        new_secret = info["signing_secret"]
+        self.assertTrue(new_secret.startswith("whsec_"), "rotate-secret output: %r" % info)
+        self.assertNotEqual(new_secret, old_secret)
+        self.assertEqual(info["overlap_hours"], 1)
+
+        during = self.callback_of_new_order(created["token"])
+        signatures = during.headers["x-signature"].split(", ")
+        self.assertEqual(len(signatures), 2, "X-Signature during the overlap: %r" % signatures)
+        self.assertEqual(signatures[0], signature_of(new_secret, during))
+        self.assertEqual(signatures[1], signature_of(old_secret, during))
+
+        latest = run_cli(self.db_path, "token", "rotate-secret", "--customer", self.customer_id,
+                         "--name", name, "--overlap-hours", "0")["signing_secret"]
+        after = self.callback_of_new_order(created["token"])
+        self.assertEqual(after.headers["x-signature"], signature_of(latest, after))
+
+    def test_rotate_secret_unknown_token(self):
+        result = run_cli(self.db_path, "token", "rotate-secret", "--customer", self.customer_id,
+                         "--name", "no-such-token", check=False)
+        self.assertEqual(result["_returncode"], 1)
+        self.assertIn("no active token named", result["error"])
+
+    def callback_of_new_order(self, access_token):
+        """Create an order with access_token, choose its coin, and return its callback."""
+        _, data = self.create_order(access_token=access_token)
+        self.choose_coin(data["token"], "BTC")
+        return self.wait_callback(for_order(data["token"], action="order_created"),
+                                  "order_created callback of %s" % data["token"])
+
+    def test_allowed_range_admits_live_url(self):
+        url = "http://10.20.30.40:8080/hook"
+        env = {"CITYPAY_CALLBACK_ALLOWED_RANGES": "192.0.2.0/24, 10.20.0.0/16"}
+        info = create_token_env(self.db_path, self.customer_id, "lan-" + harness.unique_suffix(),
+                                url, env)
+        self.assertNotIn("_returncode", info, "token add with the range allowed: %r" % info)
+        self.assertTrue(info["token"].startswith("cp_live_"), "token: %r" % info)
+
+        outside = create_token_env(self.db_path, self.customer_id, "wan-" + harness.unique_suffix(),
+                                   "http://10.21.0.1/hook", env, check=False)
+        self.assertEqual(outside["_returncode"], 1, "token add outside the ranges: %r" % outside)
+        self.assertIn("callbacks.allowed_ranges", outside["_stderr"] + repr(outside))
+
+    def test_allowed_range_invalid(self):
+        result = run_cli(self.db_path, "callbacks", "list", check=False,
+                         env={"CITYPAY_CALLBACK_ALLOWED_RANGES": "10.0.0.0/8, 10.0.0.0/99"})
+        self.assertEqual(result["_returncode"], 1)
+        self.assertIn("CITYPAY_CALLBACK_ALLOWED_RANGES", result["error"])
+
     def test_egress_address_invalid(self):
         result = run_cli(self.db_path, "callbacks", "list", check=False,
                          env={"CITYPAY_CALLBACK_EGRESS_ADDRESSES": "203.0.113.7, not-an-ip"})
         self.assertEqual(result["_returncode"], 1)
         self.assertIn("not-an-ip", result["error"])
+
+
+class SlowReceiverIsolation(harness.GatewayTestCase):
+    """A receiver that never responds delays no callback of other orders or URLs."""
+
+    daemon_env = {
+        "CITYPAY_CALLBACK_TIMEOUT_MS": str(ISOLATION_TIMEOUT_MS),
+        "CITYPAY_CALLBACK_RETRY_BASE_S": "60",
+        "CITYPAY_CALLBACK_RETRY_CAP_S": "60",
+    }
+
+    def test_hanging_receiver_delays_no_other_order(self):
+        silent = RawReceiver("hang")
+        try:
+            silent_token = create_token(self.db_path, self.customer_id, "silent", [silent.url])
+            _, data = self.create_order(access_token=silent_token["token"])
+            order_a = data["token"]
+            self.choose_coin(order_a, "BTC")
+            deadline = time.monotonic() + harness.CALLBACK_TIMEOUT_S
+            while silent.connections == 0 and time.monotonic() < deadline:
+                time.sleep(SOCKET_POLL_S / 4)
+            self.assertEqual(silent.connections, 1, "the attempt to the silent receiver never started")
+
+            started = time.monotonic()
+            _, data = self.create_order(access_token=self.token)
+            order_b = data["token"]
+            self.choose_coin(order_b, "BTC")
+            self.receiver.wait_for(for_order(order_b, action="order_created"),
+                                   timeout=ISOLATION_DEADLINE_S,
+                                   description="order_created callback of %s" % order_b)
+            elapsed = time.monotonic() - started
+            self.assertLess(elapsed, ISOLATION_DEADLINE_S)
+
+            rows = run_cli(self.db_path, "callbacks", "list", "--order", order_a)["callbacks"]
+            self.assertEqual(len(rows), 1, "deliveries of %s: %r" % (order_a, rows))
+            self.assertEqual(rows[0]["attempts"], 0,
+                             "the attempt to the silent receiver must still be in flight: %r" % rows)
+            self.assertEqual(silent.connections, 1)
+        finally:
+            silent.stop()
 
 
 if __name__ == "__main__":

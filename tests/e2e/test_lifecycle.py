@@ -6,19 +6,24 @@ events that were pending when the daemon stopped.
 """
 
 import decimal
+import http.server
 import os
 import sys
+import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
-from harness import REQUIRED_CONFIRMATIONS, for_order, run_cli  # noqa: E402
+from harness import REQUIRED_CONFIRMATIONS, create_token, for_order, run_cli  # noqa: E402
 
 SATOSHI = decimal.Decimal("0.00000001")
 EXPIRY_WAIT_S = 100  # one minute of expiry plus sweeps and callback delivery
-KILL_REDELIVERY_WAIT_S = 60  # a claim lease of 41 s (10 s callback timeout + 31 s) and retries
+KILL_CALLBACK_TIMEOUT_MS = 2000
+KILL_REDELIVERY_WAIT_S = 60  # a claim lease of 33 s (2 s callback timeout + 31 s) and retries
+KILL_ORDERS = 20
+SLOW_ANSWER_S = 0.3
 
 
 def crypto_amount(order_data):
@@ -264,24 +269,127 @@ class RestartDelivery(harness.GatewayTestCase):
         self.assert_signed(callback)
         self.assertEqual(callback.get("action"), "order_created", "callback: %r" % callback)
 
-    def test_callback_survives_kill(self):
-        _, data = self.create_order()
-        token = data["token"]
-        self.receiver.stop()
-        self.choose_coin(token, "BTC")
-        # The first attempt starts at once and fails in milliseconds against the
-        # closed port, so the kill most likely lands between attempts. A kill
-        # during an attempt leaves the delivery claimed until its lease runs
-        # out (callback timeout plus 30 s), which the longer wait still covers.
-        time.sleep(0.5)
-        self.daemon.kill()
 
-        self.receiver.start()
-        self.daemon.start()
-        callback = self.wait_callback(for_order(token), "callback of %s after SIGKILL" % token,
-                                      timeout=KILL_REDELIVERY_WAIT_S)
-        self.assert_signed(callback)
-        self.assertEqual(callback.get("action"), "order_created", "callback: %r" % callback)
+class SlowReceiver:
+    """An HTTP server on 127.0.0.1 that records each POST and responds 200 after a delay."""
+
+    def __init__(self, delay_s):
+        self.delay_s = delay_s
+        self._lock = threading.Lock()
+        self._callbacks = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length > 0 else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with receiver._lock:
+                    receiver._callbacks.append(harness.Callback(self.path, headers, raw, 200))
+                time.sleep(receiver.delay_s)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.send_header("Connection", "close")
+                self.close_connection = True
+                self.end_headers()
+
+            def log_message(self, fmt, *args):
+                pass
+
+            def handle(self):
+                # The gateway may be killed while waiting for the response.
+                try:
+                    super().handle()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self._server = http.server.ThreadingHTTPServer((harness.LOOPBACK, 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self):
+        return "http://%s:%d/slow" % (harness.LOOPBACK, self.port)
+
+    def callbacks(self):
+        with self._lock:
+            return list(self._callbacks)
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class KillDuringDelivery(harness.GatewayTestCase):
+    """SIGKILL while many callbacks are in flight loses and reorders none of them."""
+
+    daemon_env = {"CITYPAY_CALLBACK_TIMEOUT_MS": str(KILL_CALLBACK_TIMEOUT_MS)}
+
+    def test_callback_survives_kill(self):
+        slow = SlowReceiver(SLOW_ANSWER_S)
+        try:
+            token = create_token(self.db_path, self.customer_id, "slow", [slow.url])
+            orders = []
+            for _ in range(KILL_ORDERS):
+                _, data = self.create_order(access_token=token["token"])
+                self.choose_coin(data["token"], "BTC")
+                self.sandbox_pay_http(data["token"])
+                orders.append(data["token"])
+            self.daemon.kill()
+
+            pending = run_cli(self.db_path, "callbacks", "list", "--state", "pending",
+                              "--limit", "10000")["callbacks"]
+            self.assertGreater(len(pending), 0, "every callback was delivered before the kill,"
+                               " so the kill tested nothing")
+            expected = {order: self.event_ids(order) for order in orders}
+            self.daemon.start()
+            self.wait_all_arrived(slow, expected)
+            arrived = slow.callbacks()
+        finally:
+            slow.stop()
+
+        for order, event_ids in expected.items():
+            self.check_order_arrivals(order, event_ids, arrived, token["signing_secret"])
+
+    def event_ids(self, order):
+        """Return the order's event ids in sequence order, from the delivery log."""
+        rows = run_cli(self.db_path, "callbacks", "list", "--order", order)["callbacks"]
+        self.assertGreaterEqual(len(rows), 2, "events of %s: %r" % (order, rows))
+        return [row["event_id"] for row in sorted(rows, key=lambda row: row["sequence"])]
+
+    def wait_all_arrived(self, slow, expected):
+        all_ids = {event_id for event_ids in expected.values() for event_id in event_ids}
+        deadline = time.monotonic() + KILL_REDELIVERY_WAIT_S
+        missing = all_ids
+        while time.monotonic() < deadline:
+            missing = all_ids - {c.get("event_id") for c in slow.callbacks()}
+            if not missing:
+                return
+            time.sleep(harness.POLL_INTERVAL_S)
+        self.fail("%d of %d events never arrived within %d s after the restart: %s"
+                  % (len(missing), len(all_ids), KILL_REDELIVERY_WAIT_S, sorted(missing)[:10]))
+
+    def check_order_arrivals(self, order, event_ids, arrived, secret):
+        mine = [c for c in arrived if c.get("order_token") == order]
+        self.assertEqual({c.get("event_id") for c in mine}, set(event_ids),
+                         "events of %s that arrived" % order)
+
+        sequences = [c.get("sequence") for c in mine]
+        self.assertEqual(sequences, sorted(sequences),
+                         "arrivals of %s out of sequence order: %r" % (order, sequences))
+
+        for event_id in event_ids:
+            bodies = {c.raw for c in mine if c.get("event_id") == event_id}
+            self.assertEqual(len(bodies), 1, "%s arrived with different bytes: %r"
+                             % (event_id, bodies))
+        for callback in mine:
+            self.assert_signed(callback, secret)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -32,13 +34,14 @@
 #define RECEIVED_MAX    16
 #define SCRIPT_MAX      8
 #define TEST_SECRET     "whsec_Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWo"
+#define ROTATED_SECRET  "whsec_bmV3c2VjcmV0Zm9yYnJvdGF0aW9udGVzdHMwMTIzNDU"
 
 /* One request as the receiver saw it. */
 struct received {
 	char path[64];
 	char event_id[64];
 	char timestamp[32];
-	char signature[80];
+	char signature[160];
 	char content_type[64];
 	char user_agent[64];
 	char resend[16];
@@ -396,6 +399,97 @@ wait_delivery(struct fixture *fx, int64_t id, const char *state, int64_t min_att
 	return false;
 }
 
+/* A TCP listener on 127.0.0.1 that accepts connections, reads nothing and
+ * never responds, so every attempt to it hangs until the request timeout. */
+struct silent_receiver {
+	int fd;
+	uint16_t port;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	bool stop;
+	int connections;
+	int open_fds[SCRIPT_MAX];
+};
+
+static void *
+silent_receiver_run(void *arg)
+{
+	struct silent_receiver *r = arg;
+
+	for (int round = 0; round < WAIT_MAX_MS / WAIT_STEP_MS * 10; round++) {
+		struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
+
+		pthread_mutex_lock(&r->lock);
+		bool stop = r->stop;
+		pthread_mutex_unlock(&r->lock);
+		if (stop)
+			break;
+		if (poll(&pfd, 1, WAIT_STEP_MS) != 1)
+			continue;
+
+		int conn = accept(r->fd, NULL, NULL);
+		if (conn < 0)
+			continue;
+		pthread_mutex_lock(&r->lock);
+		if (r->connections < SCRIPT_MAX)
+			r->open_fds[r->connections] = conn;
+		else
+			close(conn);
+		r->connections++;
+		pthread_mutex_unlock(&r->lock);
+	}
+	return NULL;
+}
+
+static void
+silent_receiver_start(struct silent_receiver *r)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	socklen_t len = sizeof(addr);
+
+	memset(r, 0, sizeof(*r));
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	pthread_mutex_init(&r->lock, NULL);
+	r->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(r->fd >= 0);
+	assert_int_equal(bind(r->fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(listen(r->fd, 16), 0);
+	assert_int_equal(getsockname(r->fd, (struct sockaddr *)&addr, &len), 0);
+	r->port = ntohs(addr.sin_port);
+	assert_int_equal(pthread_create(&r->thread, NULL, silent_receiver_run, r), 0);
+}
+
+static void
+silent_receiver_stop(struct silent_receiver *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->stop = true;
+	pthread_mutex_unlock(&r->lock);
+	pthread_join(r->thread, NULL);
+	for (int i = 0; i < r->connections && i < SCRIPT_MAX; i++)
+		close(r->open_fds[i]);
+	close(r->fd);
+	pthread_mutex_destroy(&r->lock);
+}
+
+static int
+silent_receiver_connections(struct silent_receiver *r)
+{
+	pthread_mutex_lock(&r->lock);
+	int n = r->connections;
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
+static int64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int
 setup(void **state)
 {
@@ -453,6 +547,23 @@ start_dispatcher(struct fixture *fx, int retry_base_s, int retry_cap_s)
 		.poll_interval_ms = 100,
 	};
 
+	assert_int_equal(callback_dispatcher_start(fx->db_path, &fx->keys, &config), CP_OK);
+}
+
+/* Start the dispatcher with one range that live tokens may reach. */
+static void
+start_dispatcher_allowing(struct fixture *fx, const char *range)
+{
+	struct callback_config config = {
+		.timeout_ms = 3000,
+		.retry_base_s = 60,
+		.retry_cap_s = 60,
+		.poll_interval_ms = 100,
+		.allowed_range_count = 1,
+	};
+	char err[160];
+
+	assert_int_equal(ipnet_parse(range, &config.allowed_ranges[0], err, sizeof(err)), 0);
 	assert_int_equal(callback_dispatcher_start(fx->db_path, &fx->keys, &config), CP_OK);
 }
 
@@ -535,6 +646,38 @@ verify_rejects_bad_input(void **state)
 	                 CALLBACK_VERIFY_MISMATCH);
 }
 
+/* During a rotation X-Signature carries two signatures; either may match. */
+static void
+verify_accepts_two_signatures(void **state)
+{
+	const char *body = "{\"type\":\"order\",\"event_id\":\"evt_01\",\"sequence\":1}";
+	const char *hex = "b2eb3973f5c8ae3dc46e923f1014ca9e2b104f6e12b2aab6cf326ce4f722f9c5";
+	const char *other = "b2eb3973f5c8ae3dc46e923f1014ca9e2b104f6e12b2aab6cf326ce4f722f9c6";
+	size_t len = strlen(body);
+	int64_t now = 1700000000;
+	char header[200];
+
+	snprintf(header, sizeof(header), "%s, %s", other, hex);
+	assert_int_equal(callback_verify(TEST_SECRET, "1700000000", header, body, len, now),
+	                 CALLBACK_VERIFY_OK);
+	snprintf(header, sizeof(header), "%s, %s", hex, other);
+	assert_int_equal(callback_verify(TEST_SECRET, "1700000000", header, body, len, now),
+	                 CALLBACK_VERIFY_OK);
+	snprintf(header, sizeof(header), "%s, %s", other, other);
+	assert_int_equal(callback_verify(TEST_SECRET, "1700000000", header, body, len, now),
+	                 CALLBACK_VERIFY_MISMATCH);
+
+	snprintf(header, sizeof(header), "%s,%s", other, hex);
+	assert_int_equal(callback_verify(TEST_SECRET, "1700000000", header, body, len, now),
+	                 CALLBACK_VERIFY_MALFORMED);
+	snprintf(header, sizeof(header), "%s, %s, %s", other, other, hex);
+	assert_int_equal(callback_verify(TEST_SECRET, "1700000000", header, body, len, now),
+	                 CALLBACK_VERIFY_MALFORMED);
+	snprintf(header, sizeof(header), "%s, ", hex);
+	assert_int_equal(callback_verify(TEST_SECRET, "1700000000", header, body, len, now),
+	                 CALLBACK_VERIFY_MALFORMED);
+}
+
 static void
 sign_covers_timestamp(void **state)
 {
@@ -595,6 +738,38 @@ address_guard_table(void **state)
 			fail_msg("%s: expected %s", cases[i].text,
 			         cases[i].is_public ? "public" : "rejected");
 	}
+}
+
+static void
+address_guard_allowed_ranges(void **state)
+{
+	struct ipnet ranges[2];
+	struct ipaddr addr;
+	char err[160];
+
+	assert_int_equal(ipnet_parse("10.20.0.0/16", &ranges[0], err, sizeof(err)), 0);
+	assert_int_equal(ipnet_parse("fd00:1::/64", &ranges[1], err, sizeof(err)), 0);
+
+	assert_int_equal(ipaddr_parse("10.20.3.4", &addr), 0);
+	assert_true(callback_address_allowed(&addr, ranges, 2));
+	assert_false(callback_address_allowed(&addr, ranges, 0));
+	assert_int_equal(ipaddr_parse("::ffff:10.20.3.4", &addr), 0);
+	assert_true(callback_address_allowed(&addr, ranges, 2));
+	assert_int_equal(ipaddr_parse("fd00:1::9", &addr), 0);
+	assert_true(callback_address_allowed(&addr, ranges, 2));
+
+	assert_int_equal(ipaddr_parse("10.21.0.1", &addr), 0);
+	assert_false(callback_address_allowed(&addr, ranges, 2));
+	assert_int_equal(ipaddr_parse("127.0.0.1", &addr), 0);
+	assert_false(callback_address_allowed(&addr, ranges, 2));
+	assert_int_equal(ipaddr_parse("169.254.169.254", &addr), 0);
+	assert_false(callback_address_allowed(&addr, ranges, 2));
+	assert_int_equal(ipaddr_parse("fd00:2::1", &addr), 0);
+	assert_false(callback_address_allowed(&addr, ranges, 2));
+
+	/* Public addresses stay allowed whatever the ranges. */
+	assert_int_equal(ipaddr_parse("8.8.8.8", &addr), 0);
+	assert_true(callback_address_allowed(&addr, ranges, 0));
 }
 
 /* Event 2 of the order gets the lower delivery id, so only the sequence
@@ -806,6 +981,185 @@ live_token_rejects_loopback(void **state)
 	assert_int_equal(receiver_count(&fx->receiver), 1);
 }
 
+/* While an attempt to a receiver that never responds is in flight, a
+ * delivery of another order to another receiver is sent and recorded at
+ * once. The hanging delivery is not claimed a second time, neither by a
+ * resend nor for the next event of its order. */
+static void
+hanging_receiver_blocks_only_itself(void **state)
+{
+	struct fixture *fx = *state;
+	struct silent_receiver silent;
+	struct stored_delivery row;
+	char silent_url[128];
+	int64_t now = (int64_t)time(NULL);
+	int64_t changed = 0;
+
+	silent_receiver_start(&silent);
+	snprintf(silent_url, sizeof(silent_url), "http://127.0.0.1:%u/slow",
+	         (unsigned)silent.port);
+	insert_token(fx, 1, "sandbox");
+	insert_order(fx, 20, 1);
+	insert_order(fx, 21, 1);
+	int64_t hanging = insert_event(fx, 1, 20, 1, "{\"sequence\":1}", now, silent_url);
+
+	start_dispatcher(fx, 60, 60);
+	for (int waited = 0; waited < WAIT_MAX_MS && silent_receiver_connections(&silent) == 0;
+	     waited += WAIT_STEP_MS)
+		sleep_ms(WAIT_STEP_MS);
+	assert_int_equal(silent_receiver_connections(&silent), 1);
+
+	int64_t started = monotonic_ms();
+	int64_t other = insert_event(fx, 1, 21, 1, "{\"sequence\":1}", now, fx->url);
+	callback_dispatcher_wake();
+	assert_true(wait_delivery(fx, other, "delivered", 1));
+	assert_true(monotonic_ms() - started < 1500);
+	read_delivery(fx, hanging, &row);
+	assert_int_equal(row.attempts, 0);
+
+	/* The resend makes the delivery due while its attempt is in flight,
+	 * and event 2 waits for event 1. Neither may open a new connection. */
+	assert_int_equal(store_begin(fx->store), CP_OK);
+	assert_int_equal(store_outbox_resend(fx->store, "evt_20_1", (int64_t)time(NULL), &changed),
+	                 CP_OK);
+	assert_int_equal(store_commit(fx->store), CP_OK);
+	insert_event(fx, 1, 20, 2, "{\"sequence\":2}", now, silent_url);
+	callback_dispatcher_wake();
+	sleep_ms(500);
+	assert_int_equal(silent_receiver_connections(&silent), 1);
+	read_delivery(fx, hanging, &row);
+	assert_int_equal(row.attempts, 0);
+	assert_int_equal(receiver_count(&fx->receiver), 1);
+
+	callback_dispatcher_stop();
+	silent_receiver_stop(&silent);
+}
+
+/* The connect-time guard lets a live token reach 127.0.0.1 when
+ * 127.0.0.0/8 is allowed, and still rejects it when only 10.0.0.0/8 is. */
+static void
+live_token_reaches_allowed_range(void **state)
+{
+	struct fixture *fx = *state;
+	struct stored_delivery row;
+	int64_t now = (int64_t)time(NULL);
+
+	insert_token(fx, 2, "live");
+	insert_order(fx, 30, 2);
+	insert_order(fx, 31, 2);
+	int64_t allowed = insert_event(fx, 2, 30, 1, "{\"sequence\":1}", now, fx->url);
+
+	start_dispatcher_allowing(fx, "127.0.0.0/8");
+	assert_true(wait_delivery(fx, allowed, "delivered", 1));
+	assert_int_equal(receiver_count(&fx->receiver), 1);
+	callback_dispatcher_stop();
+
+	int64_t rejected = insert_event(fx, 2, 31, 1, "{\"sequence\":1}", now, fx->url);
+	start_dispatcher_allowing(fx, "10.0.0.0/8");
+	assert_true(wait_delivery(fx, rejected, "pending", 1));
+	read_delivery(fx, rejected, &row);
+	assert_int_equal(row.last_http_status, 0);
+	assert_non_null(strstr(row.last_error, "127.0.0.1 is not public and not in"
+	                                       " callbacks.allowed_ranges"));
+	assert_int_equal(receiver_count(&fx->receiver), 1);
+}
+
+/* Split an X-Signature value into its signatures; returns how many. */
+static int
+split_signatures(const char *header, char out[2][CALLBACK_SIGNATURE_HEX])
+{
+	const char *comma = strstr(header, ", ");
+
+	if (comma == NULL) {
+		snprintf(out[0], CALLBACK_SIGNATURE_HEX, "%s", header);
+		return 1;
+	}
+	snprintf(out[0], CALLBACK_SIGNATURE_HEX, "%.*s", (int)(comma - header), header);
+	snprintf(out[1], CALLBACK_SIGNATURE_HEX, "%s", comma + 2);
+	return 2;
+}
+
+/* After a rotation with an overlap, callbacks carry the new secret's
+ * signature and then the old one's; once the overlap ends, only the new. */
+static void
+rotation_signs_twice_during_overlap(void **state)
+{
+	struct fixture *fx = *state;
+	char sealed[160];
+	char expected[CALLBACK_SIGNATURE_HEX];
+	char parts[2][CALLBACK_SIGNATURE_HEX];
+	int64_t now = (int64_t)time(NULL);
+
+	insert_token(fx, 1, "sandbox");
+	insert_order(fx, 40, 1);
+	insert_order(fx, 41, 1);
+	assert_int_equal(keys_seal(&fx->keys, ROTATED_SECRET, sealed, sizeof(sealed)), 0);
+	assert_int_equal(store_begin(fx->store), CP_OK);
+	assert_int_equal(store_token_rotate_secret(fx->store, 1, 1, sealed, now + 3600), CP_OK);
+	assert_int_equal(store_token_rotate_secret(fx->store, 2, 1, sealed, now + 3600),
+	                 CP_NOT_FOUND);
+	assert_int_equal(store_commit(fx->store), CP_OK);
+
+	int64_t during = insert_event(fx, 1, 40, 1, "{\"sequence\":1}", now, fx->url);
+	start_dispatcher(fx, 60, 60);
+	assert_true(wait_delivery(fx, during, "delivered", 1));
+
+	const struct received *rec = &fx->receiver.requests[0];
+	long long ts = strtoll(rec->timestamp, NULL, 10);
+	assert_int_equal(split_signatures(rec->signature, parts), 2);
+	callback_sign(ROTATED_SECRET, ts, rec->body, rec->body_len, expected);
+	assert_string_equal(parts[0], expected);
+	callback_sign(TEST_SECRET, ts, rec->body, rec->body_len, expected);
+	assert_string_equal(parts[1], expected);
+	assert_int_equal(callback_verify(TEST_SECRET, rec->timestamp, rec->signature,
+	                                 rec->body, rec->body_len, now), CALLBACK_VERIFY_OK);
+	assert_int_equal(callback_verify(ROTATED_SECRET, rec->timestamp, rec->signature,
+	                                 rec->body, rec->body_len, now), CALLBACK_VERIFY_OK);
+
+	/* The overlap ends. */
+	exec_sql(fx->db, "UPDATE access_tokens SET previous_secret_until = 1 WHERE id = 1");
+	int64_t after = insert_event(fx, 1, 41, 1, "{\"sequence\":1}", now, fx->url);
+	callback_dispatcher_wake();
+	assert_true(wait_delivery(fx, after, "delivered", 1));
+
+	rec = &fx->receiver.requests[1];
+	ts = strtoll(rec->timestamp, NULL, 10);
+	assert_int_equal(split_signatures(rec->signature, parts), 1);
+	callback_sign(ROTATED_SECRET, ts, rec->body, rec->body_len, expected);
+	assert_string_equal(parts[0], expected);
+	assert_int_equal(callback_verify(TEST_SECRET, rec->timestamp, rec->signature,
+	                                 rec->body, rec->body_len, now), CALLBACK_VERIFY_MISMATCH);
+}
+
+/* A rotation without an overlap drops the old secret at once. */
+static void
+rotation_without_overlap_signs_once(void **state)
+{
+	struct fixture *fx = *state;
+	char sealed[160];
+	char expected[CALLBACK_SIGNATURE_HEX];
+	int64_t now = (int64_t)time(NULL);
+
+	insert_token(fx, 1, "sandbox");
+	insert_order(fx, 42, 1);
+	assert_int_equal(keys_seal(&fx->keys, ROTATED_SECRET, sealed, sizeof(sealed)), 0);
+	assert_int_equal(store_begin(fx->store), CP_OK);
+	assert_int_equal(store_token_rotate_secret(fx->store, 1, 1, sealed, 0), CP_OK);
+	assert_int_equal(store_commit(fx->store), CP_OK);
+	assert_int_equal(query_int(fx, "SELECT previous_secret_sealed IS NULL"
+	                               " AND previous_secret_until IS NULL"
+	                               " FROM access_tokens WHERE id = ?1", 1), 1);
+
+	int64_t id = insert_event(fx, 1, 42, 1, "{\"sequence\":1}", now, fx->url);
+	start_dispatcher(fx, 60, 60);
+	assert_true(wait_delivery(fx, id, "delivered", 1));
+
+	const struct received *rec = &fx->receiver.requests[0];
+	callback_sign(ROTATED_SECRET, strtoll(rec->timestamp, NULL, 10), rec->body,
+	              rec->body_len, expected);
+	assert_string_equal(rec->signature, expected);
+}
+
 int
 main(void)
 {
@@ -814,12 +1168,18 @@ main(void)
 		cmocka_unit_test(sign_covers_timestamp),
 		cmocka_unit_test(verify_accepts_test_vector),
 		cmocka_unit_test(verify_rejects_bad_input),
+		cmocka_unit_test(verify_accepts_two_signatures),
 		cmocka_unit_test(address_guard_table),
+		cmocka_unit_test(address_guard_allowed_ranges),
 		cmocka_unit_test_setup_teardown(delivery_retries_in_sequence, setup, teardown),
 		cmocka_unit_test_setup_teardown(redirect_counts_as_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(old_event_fails_for_good, setup, teardown),
 		cmocka_unit_test_setup_teardown(live_token_rejects_loopback, setup, teardown),
 		cmocka_unit_test_setup_teardown(resend_sends_header_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(hanging_receiver_blocks_only_itself, setup, teardown),
+		cmocka_unit_test_setup_teardown(live_token_reaches_allowed_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(rotation_signs_twice_during_overlap, setup, teardown),
+		cmocka_unit_test_setup_teardown(rotation_without_overlap_signs_once, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
