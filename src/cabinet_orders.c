@@ -155,6 +155,8 @@ cabinet_delivery_row(const struct delivery_row *d, void *arg)
 		d->last_http_status ? json_object_new_int(d->last_http_status) : NULL);
 	json_object_object_add(item, "last_error",
 		d->last_error[0] ? json_object_new_string(d->last_error) : NULL);
+	json_object_object_add(item, "last_response",
+		d->last_response[0] ? json_object_new_string(d->last_response) : NULL);
 	json_object_object_add(item, "last_attempt_at",
 		d->last_attempt_at ? json_object_new_int64(d->last_attempt_at) : NULL);
 	json_object_object_add(item, "delivered_at",

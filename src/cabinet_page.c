@@ -1709,6 +1709,13 @@ static void cab_delivery_result(struct cab_buf *b, json_object *delivery)
 		cab_escape(b, error);
 		cab_puts(b, "</span>");
 	}
+	if (cab_has_text(cab_string(delivery, "last_response"))) {
+		/* The merchant's own answer, truncated when it was stored; shown
+		 * only here, in that merchant's delivery log. */
+		cab_puts(b, "<br><span class=\"mono\">");
+		cab_escape(b, cab_string(delivery, "last_response"));
+		cab_puts(b, "</span>");
+	}
 	if (status == NULL && !cab_has_text(error))
 		cab_puts(b, CAB_NONE);
 	cab_puts(b, "</td>");

@@ -183,7 +183,7 @@ store_delivery_list_order(struct store *st, int64_t order_id, store_delivery_fn 
 {
 	static const char sql[] = "SELECT d.id, e.event_id, e.action, e.sequence, d.url,"
 		" d.state, d.attempts, d.last_http_status, d.last_error, d.last_attempt_at,"
-		" d.delivered_at FROM callback_deliveries d"
+		" d.delivered_at, d.last_response FROM callback_deliveries d"
 		" JOIN callback_events e ON e.id = d.event_id"
 		" WHERE e.order_id = ? ORDER BY e.sequence, d.id";
 	sqlite3_stmt *stmt = store_stmt(st, sql, "i", order_id);
@@ -203,6 +203,7 @@ store_delivery_list_order(struct store *st, int64_t order_id, store_delivery_fn 
 		store_col_text(stmt, 8, row.last_error, sizeof(row.last_error));
 		row.last_attempt_at = sqlite3_column_int64(stmt, 9);
 		row.delivered_at = sqlite3_column_int64(stmt, 10);
+		store_col_text(stmt, 11, row.last_response, sizeof(row.last_response));
 		fn(&row, arg);
 	}
 	return rc == CP_NOT_FOUND ? CP_OK : rc;
