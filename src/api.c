@@ -11,6 +11,7 @@
 #include "callback.h"
 #include "deposits.h"
 #include "log.h"
+#include "order_api.h"
 #include "orders.h"
 #include "outbox.h"
 #include "rates.h"
@@ -271,6 +272,7 @@ api_rate_json(const struct rate *rate)
 	json_object_object_add(item, "rate", views_decimal_text(text));
 	json_object_object_add(item, "updatedAt", json_object_new_int64(rate->updated_at));
 	json_object_object_add(item, "source", json_object_new_string(rate->source));
+	json_object_object_add(item, "stale", json_object_new_boolean(rate->stale));
 	return item;
 }
 
@@ -294,7 +296,9 @@ api_rates(struct http_request *r)
 	}
 	json_object_object_add(data, "rates", list);
 	/* The built-in table is sample data, not market prices. */
-	json_object_object_add(data, "sample", json_object_new_boolean(1));
+	bool sample = rates_count() > 0 && rates_at(0, &rate) == 0 &&
+	              strcmp(rate.source, "sample") == 0;
+	json_object_object_add(data, "sample", json_object_new_boolean(sample));
 	return http_send_success(r, 200, data, NULL, NULL);
 }
 
@@ -537,6 +541,11 @@ static const struct api_route api_routes[] = {
 	{ "POST", "/api/generateOrder", false, true, api_generate_order },
 	{ "POST", "/api/generateDeposit", false, true, api_generate_deposit },
 	{ "GET", "/order/", true, false, api_order_info },
+	/* The order API for the merchant's own UI; bearer JWTs from its login. */
+	{ "POST", "/orders/api/login", false, true, order_api_login },
+	{ "GET", "/orders/api", false, false, order_api_list },
+	{ "GET", "/orders/api/", true, false, order_api_get },
+	{ "POST", "/orders/api/", true, false, order_api_choose_coin },
 	{ "GET", "/api/rates", false, false, api_rates },
 	{ "GET", "/api/rates/", true, false, api_rates },
 	{ "GET", "/api/ip-addresses", false, false, api_ip_addresses },

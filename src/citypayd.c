@@ -20,6 +20,7 @@
 #include "http.h"
 #include "log.h"
 #include "orders.h"
+#include "rates_feed.h"
 
 static void
 usage(FILE *out)
@@ -195,6 +196,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	dispatcher = true;
+	if (rates_feed_start(&cfg) != 0)
+		goto out;
 
 	if ((srv = http_start(&gw, err, sizeof(err))) == NULL) {
 		log_error("cannot start the HTTP server", "error", err, NULL);
@@ -211,6 +214,7 @@ main(int argc, char **argv)
 	status = 0;
 out:
 	http_stop(srv);
+	rates_feed_stop();
 	if (dispatcher)
 		callback_dispatcher_stop();
 	store_close(gw.store);

@@ -22,6 +22,9 @@ config_defaults(struct config *cfg)
 	cfg->callback_retry_cap_s = 3600;
 	cfg->callback_allow_private = false;
 	cfg->expiry_interval_ms = 1000;
+	cfg->rates_from_feed = false;
+	cfg->rates_feed_interval_s = 60;
+	cfg->rates_max_age_s = 300;
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
 }
 
@@ -162,7 +165,22 @@ static const struct config_int_key config_int_keys[] = {
 	{ "callbacks.retry_base_s", offsetof(struct config, callback_retry_base_s), 1, 86400 },
 	{ "callbacks.retry_cap_s", offsetof(struct config, callback_retry_cap_s), 1, 86400 },
 	{ "orders.expiry_interval_ms", offsetof(struct config, expiry_interval_ms), 10, 600000 },
+	{ "rates.feed_interval_s", offsetof(struct config, rates_feed_interval_s), 1, 86400 },
+	{ "rates.max_age_s", offsetof(struct config, rates_max_age_s), 1, 604800 },
 };
+
+/* rates.feed_url: an absolute http or https URL, checked again by libcurl. */
+static int
+config_set_feed_url(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	if (strncasecmp(value, "http://", 7) != 0 && strncasecmp(value, "https://", 8) != 0) {
+		snprintf(err, errlen, "rates.feed_url must start with http:// or https://,"
+		         " got \"%.60s\"", value);
+		return -1;
+	}
+	return config_set_string(cfg->rates_feed_url, sizeof(cfg->rates_feed_url),
+	                         "rates.feed_url", value, err, errlen);
+}
 
 int
 config_set(struct config *cfg, const char *key, const char *value, char *err, size_t errlen)
@@ -202,6 +220,16 @@ config_set(struct config *cfg, const char *key, const char *value, char *err, si
 		cfg->forwarded_rfc7239 = strcasecmp(value, "forwarded") == 0;
 		return 0;
 	}
+	if (strcmp(key, "rates.source") == 0) {
+		if (strcmp(value, "sample") != 0 && strcmp(value, "feed") != 0) {
+			snprintf(err, errlen, "%s must be sample or feed, got \"%.40s\"", key, value);
+			return -1;
+		}
+		cfg->rates_from_feed = strcmp(value, "feed") == 0;
+		return 0;
+	}
+	if (strcmp(key, "rates.feed_url") == 0)
+		return config_set_feed_url(cfg, value, err, errlen);
 	if (strcmp(key, "store.db") == 0)
 		return config_set_string(cfg->db_path, sizeof(cfg->db_path), key, value, err, errlen);
 	if (strcmp(key, "store.key_file") == 0)
@@ -304,6 +332,10 @@ static const struct {
 	{ "CITYPAY_CALLBACK_ALLOW_PRIVATE", "callbacks.allow_private_targets" },
 	{ "CITYPAY_CALLBACK_EGRESS_ADDRESSES", "callbacks.egress_addresses" },
 	{ "CITYPAY_CALLBACK_ALLOWED_RANGES", "callbacks.allowed_ranges" },
+	{ "CITYPAY_RATES_SOURCE", "rates.source" },
+	{ "CITYPAY_RATES_FEED_URL", "rates.feed_url" },
+	{ "CITYPAY_RATES_FEED_INTERVAL_S", "rates.feed_interval_s" },
+	{ "CITYPAY_RATES_MAX_AGE_S", "rates.max_age_s" },
 };
 
 int

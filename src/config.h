@@ -40,6 +40,10 @@ struct config {
 	struct ipaddr callback_egress[CONFIG_EGRESS_MAX];
 	size_t callback_egress_count;
 	int expiry_interval_ms;        /* how often expired orders are swept */
+	bool rates_from_feed;          /* rates.source: true "feed", false "sample" */
+	char rates_feed_url[CP_URL_MAX + 1]; /* http or https URL of the rates document */
+	int rates_feed_interval_s;     /* seconds between feed requests */
+	int rates_max_age_s;           /* seconds after which a feed rate is stale */
 	char log_level[16];
 };
 

@@ -1,11 +1,14 @@
 /*
- * The static sample rate table and integer conversions between fiat and coin
- * amounts. Every step is exact integer arithmetic with overflow checks.
+ * The active rate source (the static sample table or the feed table) and
+ * integer conversions between fiat and coin amounts. Every step is exact
+ * integer arithmetic with overflow checks.
  */
 #include "rates.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 /*
  * Largest coin scale the conversions accept: 10^(RATES_SCALE + 30) is 10^38,
@@ -48,40 +51,153 @@ static const struct sample_rate sample_rates[] = {
 
 #define SAMPLE_COUNT (sizeof(sample_rates) / sizeof(sample_rates[0]))
 
-static void fill_rate(const struct sample_rate *row, struct rate *out)
+/*
+ * The active source, the max age and the feed table. One process has one
+ * set of rates that the HTTP threads read and the feed thread writes, so a
+ * module-level table behind a mutex is simpler than threading a context
+ * pointer through every caller of rates_find(). Readers copy a row out
+ * under the lock and never keep a pointer into the table.
+ */
+static struct {
+	pthread_mutex_t lock;
+	enum rates_source source;
+	int64_t max_age_s;
+	struct rates_table feed;
+} rates_state = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.source = RATES_SOURCE_SAMPLE,
+	.max_age_s = RATES_MAX_AGE_DEFAULT_S,
+};
+
+static void fill_sample_rate(const struct sample_rate *row, struct rate *out)
 {
 	out->coin = row->coin;
 	out->fiat = row->fiat;
 	out->value = row->value;
 	out->updated_at = SAMPLE_UPDATED_AT;
 	out->source = "sample";
+	out->stale = false;
+}
+
+/* A rate is stale when more than max_age_s seconds passed since updated_at. */
+static bool rate_is_stale(const struct rate *rate, int64_t now, int64_t max_age_s)
+{
+	return now - rate->updated_at > max_age_s;
+}
+
+static int64_t wall_clock_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+void rates_configure(enum rates_source source, int64_t max_age_s)
+{
+	pthread_mutex_lock(&rates_state.lock);
+	rates_state.source = source;
+	rates_state.max_age_s = max_age_s;
+	pthread_mutex_unlock(&rates_state.lock);
+}
+
+int64_t rates_max_age(void)
+{
+	int64_t max_age_s;
+
+	pthread_mutex_lock(&rates_state.lock);
+	max_age_s = rates_state.max_age_s;
+	pthread_mutex_unlock(&rates_state.lock);
+	return max_age_s;
+}
+
+void rates_replace(const struct rates_table *table)
+{
+	pthread_mutex_lock(&rates_state.lock);
+	rates_state.feed.count = 0;
+	for (size_t i = 0; i < table->count && i < RATES_TABLE_MAX; i++) {
+		rates_state.feed.rows[i] = table->rows[i];
+		rates_state.feed.rows[i].source = "feed";
+		rates_state.feed.count++;
+	}
+	pthread_mutex_unlock(&rates_state.lock);
+}
+
+static int find_sample(const char *coin, const char *fiat, struct rate *out)
+{
+	for (size_t i = 0; i < SAMPLE_COUNT; i++) {
+		if (strcmp(sample_rates[i].coin, coin) == 0 &&
+		    strcmp(sample_rates[i].fiat, fiat) == 0) {
+			fill_sample_rate(&sample_rates[i], out);
+			return RATES_FOUND;
+		}
+	}
+	return RATES_UNKNOWN;
+}
+
+/* Called with rates_state.lock held. */
+static int find_feed(const char *coin, const char *fiat, int64_t now, struct rate *out)
+{
+	const struct rates_table *feed = &rates_state.feed;
+
+	for (size_t i = 0; i < feed->count; i++) {
+		if (strcmp(feed->rows[i].coin, coin) != 0 || strcmp(feed->rows[i].fiat, fiat) != 0)
+			continue;
+		*out = feed->rows[i];
+		out->stale = rate_is_stale(out, now, rates_state.max_age_s);
+		return out->stale ? RATES_STALE : RATES_FOUND;
+	}
+	return RATES_UNKNOWN;
+}
+
+int rates_find_at(const char *coin, const char *fiat, int64_t now, struct rate *out)
+{
+	int rc;
+
+	if (coin == NULL || fiat == NULL || out == NULL)
+		return RATES_UNKNOWN;
+
+	pthread_mutex_lock(&rates_state.lock);
+	if (rates_state.source == RATES_SOURCE_FEED)
+		rc = find_feed(coin, fiat, now, out);
+	else
+		rc = find_sample(coin, fiat, out);
+	pthread_mutex_unlock(&rates_state.lock);
+	return rc;
 }
 
 int rates_find(const char *coin, const char *fiat, struct rate *out)
 {
-	if (coin == NULL || fiat == NULL || out == NULL)
-		return -1;
-	for (size_t i = 0; i < SAMPLE_COUNT; i++) {
-		if (strcmp(sample_rates[i].coin, coin) == 0 &&
-		    strcmp(sample_rates[i].fiat, fiat) == 0) {
-			fill_rate(&sample_rates[i], out);
-			return 0;
-		}
-	}
-	return -1;
+	return rates_find_at(coin, fiat, wall_clock_s(), out);
 }
 
 size_t rates_count(void)
 {
-	return SAMPLE_COUNT;
+	size_t count;
+
+	pthread_mutex_lock(&rates_state.lock);
+	count = rates_state.source == RATES_SOURCE_FEED ? rates_state.feed.count : SAMPLE_COUNT;
+	pthread_mutex_unlock(&rates_state.lock);
+	return count;
 }
 
 int rates_at(size_t index, struct rate *out)
 {
-	if (index >= SAMPLE_COUNT || out == NULL)
+	int rc = -1;
+
+	if (out == NULL)
 		return -1;
-	fill_rate(&sample_rates[index], out);
-	return 0;
+
+	pthread_mutex_lock(&rates_state.lock);
+	if (rates_state.source != RATES_SOURCE_FEED) {
+		if (index < SAMPLE_COUNT) {
+			fill_sample_rate(&sample_rates[index], out);
+			rc = 0;
+		}
+	} else if (index < rates_state.feed.count) {
+		*out = rates_state.feed.rows[index];
+		out->stale = rate_is_stale(out, wall_clock_s(), rates_state.max_age_s);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&rates_state.lock);
+	return rc;
 }
 
 /*

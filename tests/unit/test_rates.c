@@ -1,4 +1,7 @@
-/* Unit tests of rates.c: the sample table and fiat to coin conversions. */
+/*
+ * Unit tests of rates.c: the sample table, the feed table with its stale
+ * rule, and fiat to coin conversions.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -274,6 +277,141 @@ static void rates_to_fiat_rejects(void **state)
 	assert_int_equal(rates_to_fiat(max, 18, max, 2, &out), -1);
 }
 
+/* Feed rows as rates_feed_parse() makes them, all updated at updated_at. */
+static void fill_feed_table(struct rates_table *table, int64_t updated_at)
+{
+	memset(table, 0, sizeof(*table));
+	table->rows[0] = (struct rate){ "BTC", "USD", WHOLE_RATE(43250), updated_at, "feed", false };
+	table->rows[1] = (struct rate){ "ETH", "EUR", WHOLE_RATE(2100), updated_at, "feed", false };
+	table->count = 2;
+}
+
+/* Restores the default source, so that test order does not matter. */
+static int use_sample_source(void **state)
+{
+	struct rates_table empty = { .count = 0 };
+
+	rates_replace(&empty);
+	rates_configure(RATES_SOURCE_SAMPLE, RATES_MAX_AGE_DEFAULT_S);
+	return 0;
+}
+
+static void rates_feed_source_fresh(void **state)
+{
+	struct rates_table table;
+	struct rate rate;
+
+	fill_feed_table(&table, 1000);
+	rates_replace(&table);
+	rates_configure(RATES_SOURCE_FEED, 300);
+
+	assert_int_equal(rates_find_at("BTC", "USD", 1000, &rate), RATES_FOUND);
+	assert_units_equal(rate.value, "4325000000000");
+	assert_string_equal(rate.source, "feed");
+	assert_int_equal(rate.updated_at, 1000);
+	assert_false(rate.stale);
+	assert_int_equal(rates_find_at("BTC", "USD", 1300, &rate), RATES_FOUND);
+}
+
+static void rates_feed_source_stale(void **state)
+{
+	struct rates_table table;
+	struct rate rate;
+
+	fill_feed_table(&table, 1000);
+	rates_replace(&table);
+	rates_configure(RATES_SOURCE_FEED, 300);
+
+	assert_int_equal(rates_max_age(), 300);
+	assert_int_equal(rates_find_at("BTC", "USD", 1301, &rate), RATES_STALE);
+	assert_true(rate.stale);
+	assert_units_equal(rate.value, "4325000000000");
+	assert_int_equal(rates_find_at("ETH", "EUR", 5000, &rate), RATES_STALE);
+}
+
+/* With the feed active, a pair only the sample table has is unknown. */
+static void rates_feed_source_unknown(void **state)
+{
+	struct rates_table table;
+	struct rate rate;
+
+	fill_feed_table(&table, 1000);
+	rates_replace(&table);
+	rates_configure(RATES_SOURCE_FEED, 300);
+
+	assert_int_equal(rates_find_at("LTC", "USD", 1000, &rate), RATES_UNKNOWN);
+	assert_int_equal(rates_find_at("BTC", "EUR", 1000, &rate), RATES_UNKNOWN);
+	assert_int_equal(rates_find_at(NULL, "USD", 1000, &rate), RATES_UNKNOWN);
+}
+
+/* Before the first accepted document the feed table is empty. */
+static void rates_feed_source_empty(void **state)
+{
+	struct rate rate;
+
+	rates_configure(RATES_SOURCE_FEED, 300);
+	assert_int_equal(rates_count(), 0);
+	assert_int_equal(rates_at(0, &rate), -1);
+	assert_int_equal(rates_find_at("BTC", "USD", 1000, &rate), RATES_UNKNOWN);
+}
+
+static void rates_feed_source_listing(void **state)
+{
+	struct rates_table table;
+	struct rate rate;
+
+	/* Updated at 1, so the rows are stale at the wall clock rates_at() uses. */
+	fill_feed_table(&table, 1);
+	rates_replace(&table);
+	rates_configure(RATES_SOURCE_FEED, 300);
+
+	assert_int_equal(rates_count(), 2);
+	assert_int_equal(rates_at(0, &rate), 0);
+	assert_string_equal(rate.coin, "BTC");
+	assert_string_equal(rate.fiat, "USD");
+	assert_string_equal(rate.source, "feed");
+	assert_true(rate.stale);
+	assert_int_equal(rates_at(1, &rate), 0);
+	assert_string_equal(rate.coin, "ETH");
+	assert_int_equal(rates_at(2, &rate), -1);
+}
+
+/* A new table replaces the old one whole: pairs it lacks disappear. */
+static void rates_feed_replace_whole(void **state)
+{
+	struct rates_table table;
+	struct rate rate;
+
+	fill_feed_table(&table, 1000);
+	rates_replace(&table);
+	rates_configure(RATES_SOURCE_FEED, 300);
+	table.count = 1;
+	table.rows[0].value = WHOLE_RATE(44000);
+	rates_replace(&table);
+
+	assert_int_equal(rates_count(), 1);
+	assert_int_equal(rates_find_at("BTC", "USD", 1000, &rate), RATES_FOUND);
+	assert_units_equal(rate.value, "4400000000000");
+	assert_int_equal(rates_find_at("ETH", "EUR", 1000, &rate), RATES_UNKNOWN);
+}
+
+/* The sample source ignores the feed table and is never stale. */
+static void rates_sample_never_stale(void **state)
+{
+	struct rates_table table;
+	struct rate rate;
+
+	fill_feed_table(&table, 1000);
+	rates_replace(&table);
+	rates_configure(RATES_SOURCE_SAMPLE, 1);
+
+	assert_int_equal(rates_find_at("BTC", "USD", INT64_C(4000000000), &rate), RATES_FOUND);
+	assert_string_equal(rate.source, "sample");
+	assert_false(rate.stale);
+	assert_units_equal(rate.value, "6000000000000");
+	assert_int_equal(rates_count(), 16);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +426,13 @@ int main(void)
 		cmocka_unit_test(rates_quote_overflow),
 		cmocka_unit_test(rates_to_fiat_table),
 		cmocka_unit_test(rates_to_fiat_rejects),
+		cmocka_unit_test_teardown(rates_feed_source_fresh, use_sample_source),
+		cmocka_unit_test_teardown(rates_feed_source_stale, use_sample_source),
+		cmocka_unit_test_teardown(rates_feed_source_unknown, use_sample_source),
+		cmocka_unit_test_teardown(rates_feed_source_empty, use_sample_source),
+		cmocka_unit_test_teardown(rates_feed_source_listing, use_sample_source),
+		cmocka_unit_test_teardown(rates_feed_replace_whole, use_sample_source),
+		cmocka_unit_test_teardown(rates_sample_never_stale, use_sample_source),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
