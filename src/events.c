@@ -36,8 +36,10 @@ out:
 
 enum cp_result
 events_order(struct gateway *gw, const struct order *o, const char *action,
-             const struct chain_tx *tx, money_t received)
+             const struct chain_tx *tx, const struct order_facts *facts)
 {
+	money_t received = facts != NULL ? facts->received : 0;
+	bool late = order_payment_is_late(o->status, facts);
 	const struct money_currency *cur = money_currency_find(o->currency);
 	const struct money_coin *coin = money_coin_find(o->coin);
 	int fiat_scale = cur ? cur->scale : 2;
@@ -76,6 +78,7 @@ events_order(struct gateway *gw, const struct order *o, const char *action,
 		json_object_new_int64((o->expires_at_ms - o->created_at_ms) / 60000));
 	json_object_object_add(body, "exchange_rate",
 		o->exchange_rate[0] ? views_decimal_text(o->exchange_rate) : NULL);
+	json_object_object_add(body, "late", json_object_new_boolean(late));
 	json_object_object_add(body, "sandbox", json_object_new_boolean(o->mode == TOKEN_MODE_SANDBOX));
 
 	return events_write(gw, body, o->token_id, o->id, 0, seq, action);

@@ -29,6 +29,9 @@
 
 /* Orders */
 #define CP_ORDER_EXPIRY_MIN      60  /* default minutes from creation to expiry */
+/* After expiry an order's address is watched this long: a late payment
+ * still confirms an EXPIRED or UNDERPAID order. Milliseconds. */
+#define CP_ORDER_LATE_WINDOW_MS  (24LL * 3600 * 1000)
 
 /* Rate limits (API defaults); over a limit the answer is 429 */
 #define CP_LIMIT_TOKEN_PER_MINUTE   200

@@ -4,6 +4,8 @@
  */
 #include "order_state.h"
 
+#include "limits.h"
+
 #include <stdint.h>
 #include <string.h>
 
@@ -17,9 +19,9 @@ static const struct status_info statuses[] = {
 	[ORDER_IN_PROGRESS] = { "IN_PROGRESS", "In progress", false },
 	[ORDER_PAID_UNCONFIRMED] = { "PAID_UNCONFIRMED", "Paid, awaiting confirmations", false },
 	[ORDER_CONFIRMED] = { "CONFIRMED", "Confirmed", true },
-	[ORDER_UNDERPAID] = { "UNDERPAID", "Underpaid", true },
+	[ORDER_UNDERPAID] = { "UNDERPAID", "Underpaid", false },
 	[ORDER_OVERPAID] = { "OVERPAID", "Overpaid", true },
-	[ORDER_EXPIRED] = { "EXPIRED", "Expired", true },
+	[ORDER_EXPIRED] = { "EXPIRED", "Expired", false },
 	[ORDER_CANCELED] = { "CANCELED", "Canceled", true },
 };
 
@@ -127,6 +129,19 @@ bool order_amount_is_overpaid(money_t expected, money_t received, int tolerance_
 			    multiply_wide(expected, factor)) > 0;
 }
 
+void order_facts_add(struct order_facts *facts, int64_t expires_at_ms, money_t amount,
+                     bool confirmed, int64_t seen_at_ms)
+{
+	if (seen_at_ms < expires_at_ms)
+		facts->received_in_time += amount;
+	if (expires_at_ms > INT64_MAX - CP_ORDER_LATE_WINDOW_MS ||
+	    seen_at_ms < expires_at_ms + CP_ORDER_LATE_WINDOW_MS) {
+		facts->received += amount;
+		if (confirmed)
+			facts->received_confirmed += amount;
+	}
+}
+
 /*
  * Status of an order whose facts show no payment within tolerance. With
  * expected == 0 no coin was chosen, so only expiry can change the status.
@@ -170,4 +185,15 @@ enum order_status order_status_next(enum order_status current,
 				 facts->tolerance_under_pct))
 		return status_paid(facts);
 	return status_unpaid(facts);
+}
+
+bool order_payment_is_late(enum order_status status, const struct order_facts *facts)
+{
+	if (facts == NULL)
+		return false;
+	if (status != ORDER_PAID_UNCONFIRMED && status != ORDER_CONFIRMED &&
+	    status != ORDER_OVERPAID)
+		return false;
+	return !order_amount_is_paid(facts->expected, facts->received_in_time,
+				     facts->tolerance_under_pct);
 }

@@ -200,22 +200,44 @@ orders_totals_locked(struct gateway *gw, int64_t order_id, money_t *received, mo
 	return rc;
 }
 
+/* Walk state of orders_facts_locked(). */
+struct orders_facts_walk {
+	struct order_facts *facts;
+	int64_t expires_at_ms;
+};
+
+static void
+orders_add_fact(const struct chain_tx *tx, void *arg)
+{
+	struct orders_facts_walk *w = arg;
+
+	order_facts_add(w->facts, w->expires_at_ms, tx->amount, tx->confirmed, tx->created_at_ms);
+}
+
+enum cp_result
+orders_facts_locked(struct gateway *gw, const struct order *o, struct order_facts *facts)
+{
+	struct orders_facts_walk walk = { facts, o->expires_at_ms };
+
+	memset(facts, 0, sizeof(*facts));
+	facts->expected = o->amount_crypto;
+	facts->tolerance_under_pct = o->tolerance_under_pct;
+	facts->tolerance_over_pct = o->tolerance_over_pct;
+	facts->expired = gateway_now_ms(gw) >= o->expires_at_ms;
+	return store_tx_list(gw->store, o->id, 0, orders_add_fact, &walk);
+}
+
 enum cp_result
 orders_refresh_locked(struct gateway *gw, struct order *o, const char *action,
                       const struct chain_tx *tx)
 {
-	struct order_facts facts = { 0 };
+	struct order_facts facts;
 	enum order_status before = o->status;
 	enum cp_result rc;
 	int64_t now = gateway_now_ms(gw);
 
-	rc = orders_totals_locked(gw, o->id, &facts.received, &facts.received_confirmed);
-	if (rc != CP_OK)
+	if ((rc = orders_facts_locked(gw, o, &facts)) != CP_OK)
 		return rc;
-	facts.expected = o->amount_crypto;
-	facts.tolerance_under_pct = o->tolerance_under_pct;
-	facts.tolerance_over_pct = o->tolerance_over_pct;
-	facts.expired = now >= o->expires_at_ms;
 	o->status = order_status_next(before, &facts);
 
 	if (o->status != before) {
@@ -223,14 +245,32 @@ orders_refresh_locked(struct gateway *gw, struct order *o, const char *action,
 		if ((rc = store_order_update(gw->store, o, before)) != CP_OK)
 			return rc;
 		log_info("order status changed", "order_id", log_int(o->id), "from",
-		         order_status_code(before), "to", order_status_code(o->status), NULL);
+		         order_status_code(before), "to", order_status_code(o->status),
+		         "late", order_payment_is_late(o->status, &facts) ? "true" : "false", NULL);
 	}
 	if (action == NULL && o->status == before)
 		return CP_OK;
 	if (action == NULL)
 		action = o->status == ORDER_CONFIRMED || o->status == ORDER_OVERPAID
 		         ? "confirmation" : "status_changed";
-	return events_order(gw, o, action, tx, facts.received);
+	return events_order(gw, o, action, tx, &facts);
+}
+
+enum cp_result
+orders_confirm_tx_locked(struct gateway *gw, const struct chain_tx *tx)
+{
+	struct order o;
+	enum order_status before;
+	enum cp_result rc;
+
+	if ((rc = store_order_get(gw->store, tx->order_id, &o)) != CP_OK)
+		return rc;
+	before = o.status;
+	if (before == ORDER_IN_PROGRESS || before == ORDER_PAID_UNCONFIRMED)
+		return orders_refresh_locked(gw, &o, NULL, tx);
+	/* The order no longer waits for this payment, so its confirmation is
+	 * reported even when the status stays. */
+	return orders_refresh_locked(gw, &o, "confirmation", tx);
 }
 
 /* Assign address and quote for coin; o is IN_PROGRESS with nothing paid. */
@@ -242,7 +282,17 @@ orders_quote(struct gateway *gw, struct order *o, const struct money_coin *coin,
 	struct rate rate;
 	enum cp_result rc;
 
-	if (rates_find(coin->code, o->currency, &rate) != 0) {
+	int found = rates_find(coin->code, o->currency, &rate);
+
+	/* A new quote is never made from a stale rate: the buyer would pay at
+	 * a price the market has left. */
+	if (found == RATES_STALE) {
+		field_errors_add(errs, "coin", "the exchange rate of %s to %s is stale (older than"
+		                 " %lld seconds); try again shortly", coin->code, o->currency,
+		                 (long long)rates_max_age());
+		return CP_INVALID;
+	}
+	if (found != RATES_FOUND) {
 		field_errors_add(errs, "coin", "no exchange rate from %s to %s is available;"
 		                 " choose another coin", coin->code, o->currency);
 		return CP_INVALID;
@@ -311,7 +361,7 @@ orders_choose_coin_locked(struct gateway *gw, struct order *o, const char *coin_
 	o->updated_at_ms = gateway_now_ms(gw);
 	if ((rc = store_order_update(gw->store, o, o->status)) != CP_OK)
 		return rc;
-	return events_order(gw, o, "order_created", NULL, 0);
+	return events_order(gw, o, "order_created", NULL, NULL);
 }
 
 /* Run fn on the order named by token inside one write transaction. */
@@ -364,7 +414,7 @@ orders_cancel_locked(struct gateway *gw, struct order *o, const char *unused,
 	if ((rc = store_order_update(gw->store, o, ORDER_IN_PROGRESS)) != CP_OK)
 		return rc;
 	log_info("order cancelled", "order_id", log_int(o->id), NULL);
-	return events_order(gw, o, "status_changed", NULL, 0);
+	return events_order(gw, o, "status_changed", NULL, NULL);
 }
 
 enum cp_result
@@ -391,7 +441,7 @@ orders_expire_due(struct gateway *gw, int *count)
 		rc = store_order_get(gw->store, ids[i], &o);
 		if (rc == CP_OK)
 			rc = orders_refresh_locked(gw, &o, NULL, NULL);
-		if (rc == CP_OK && order_status_is_final(o.status))
+		if (rc == CP_OK && o.status != ORDER_IN_PROGRESS)
 			(*count)++;
 	}
 	if (rc != CP_OK) {

@@ -69,7 +69,22 @@ enum cp_result orders_choose_coin_locked(struct gateway *gw, struct order *o,
 enum cp_result orders_refresh_locked(struct gateway *gw, struct order *o,
                                      const char *action, const struct chain_tx *tx);
 
-/* Sums of received and confirmed base units over the order's transactions. */
+/*
+ * Fill facts from the order and its transactions, with the gateway's clock
+ * deciding whether it expired.
+ */
+enum cp_result orders_facts_locked(struct gateway *gw, const struct order *o,
+                                   struct order_facts *facts);
+
+/*
+ * Apply the confirmation of tx, which pays an order, to that order. An
+ * order that waits for payment emits an event only when its status
+ * changes. Any other order emits a `confirmation` event with its status
+ * unchanged, so the merchant hears of every payment.
+ */
+enum cp_result orders_confirm_tx_locked(struct gateway *gw, const struct chain_tx *tx);
+
+/* Sums of received and confirmed base units over all the order's transactions. */
 enum cp_result orders_totals_locked(struct gateway *gw, int64_t order_id,
                                     money_t *received, money_t *confirmed);
 

@@ -291,6 +291,23 @@ static bool invoice_is_open(const struct page_order_view *v)
 	return v->status == ORDER_IN_PROGRESS && invoice_remaining_ms(v) > 0;
 }
 
+/*
+ * True while a payment or the expiry may still change the status: until a
+ * final status, and for EXPIRED or UNDERPAID until the monitoring window
+ * after expiry ends.
+ */
+static bool invoice_may_change(const struct page_order_view *v)
+{
+	int64_t expires = v->order->expires_at_ms;
+
+	if (order_status_is_final(v->status))
+		return false;
+	if (v->status != ORDER_EXPIRED && v->status != ORDER_UNDERPAID)
+		return true;
+	return expires <= INT64_MAX - CP_ORDER_LATE_WINDOW_MS &&
+	       v->now_ms < expires + CP_ORDER_LATE_WINDOW_MS;
+}
+
 static void invoice_header(struct page_buf *b, const struct page_order_view *v)
 {
 	const struct order *o = v->order;
@@ -319,6 +336,12 @@ static void invoice_header(struct page_buf *b, const struct page_order_view *v)
 	}
 	page_puts(b, "<p class=\"status status-");
 	page_puts(b, code != NULL ? code : "UNKNOWN");
+	if (code != NULL && invoice_may_change(v)) {
+		page_puts(b, "\" data-status=\"");
+		page_puts(b, code);
+		page_puts(b, "\" data-order-token=\"");
+		page_escape(b, o->token);
+	}
 	page_puts(b, "\">Status: <strong>");
 	page_puts(b, label != NULL ? label : "Unknown");
 	page_puts(b, "</strong></p>\n</header>\n");
@@ -748,13 +771,17 @@ static const char page_stylesheet[] =
 	"@media (max-width:400px){body{padding:.5rem}main{padding:1rem}h1{font-size:1.7rem}}\n";
 
 /*
- * Progressive additions: a copy button after every [data-copy] element and
- * a countdown in [data-remaining-ms]. Without the script the page shows the
- * same facts, only without the button and with the time at page load.
+ * Progressive additions: a copy button after every [data-copy] element, a
+ * countdown in [data-remaining-ms], and a poll of GET /order/{token} every
+ * 5 s for a [data-order-token] element that reloads the page when the
+ * status code differs from its data-status. Without the script the page
+ * shows the same facts, only without the button, with the time at page
+ * load and with a manual reload.
  */
 static const char page_script[] =
 	"\"use strict\";\n"
 	"(function () {\n"
+	"  var POLL_MS = 5000;\n"
 	"  function duration(ms) {\n"
 	"    var s = Math.max(0, Math.floor(ms / 1000));\n"
 	"    function two(n) { return (n < 10 ? \"0\" : \"\") + n; }\n"
@@ -787,10 +814,31 @@ static const char page_script[] =
 	"      }\n"
 	"    }, 1000);\n"
 	"  }\n"
+	"  function watchStatus(el) {\n"
+	"    var url = \"/order/\" + encodeURIComponent(el.getAttribute(\"data-order-token\"));\n"
+	"    var shown = el.getAttribute(\"data-status\");\n"
+	"    var busy = false;\n"
+	"    setInterval(function () {\n"
+	"      if (busy)\n"
+	"        return;\n"
+	"      busy = true;\n"
+	"      fetch(url, { credentials: \"same-origin\", cache: \"no-store\" }).then(function (r) {\n"
+	"        return r.ok ? r.json() : null;\n"
+	"      }).then(function (body) {\n"
+	"        var code = body && body.data && body.data.status && body.data.status.code;\n"
+	"        if (code && code !== shown)\n"
+	"          window.location.reload();\n"
+	"      }).catch(function () {\n"
+	"      }).then(function () {\n"
+	"        busy = false;\n"
+	"      });\n"
+	"    }, POLL_MS);\n"
+	"  }\n"
 	"  document.addEventListener(\"DOMContentLoaded\", function () {\n"
 	"    if (navigator.clipboard && window.isSecureContext)\n"
 	"      document.querySelectorAll(\"[data-copy]\").forEach(addCopyButton);\n"
 	"    document.querySelectorAll(\"[data-remaining-ms]\").forEach(startCountdown);\n"
+	"    document.querySelectorAll(\"[data-order-token]\").forEach(watchStatus);\n"
 	"  });\n"
 	"})();\n";
 

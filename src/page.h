@@ -5,13 +5,15 @@
  *
  * The pages work under the Content-Security-Policy
  *   default-src 'none'; script-src 'self'; style-src 'self';
- *   img-src 'self' data:; form-action 'self'; base-uri 'none';
+ *   img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none';
  *   frame-ancestors 'none'
  * because they contain no inline script, no style attribute and no <style>
  * element. They load /static/page.css (page_css()) and /static/page.js
- * (page_js()). The script only adds copy buttons and a live countdown, so
- * every page works without it, and a policy without script-src 'self' only
- * loses those two conveniences.
+ * (page_js()). The script only adds copy buttons, a live countdown and a
+ * poll of GET /order/{token} (same origin, so connect-src 'self' must
+ * allow it) that reloads the invoice when its status changes. Every page
+ * works without it, and a policy without script-src 'self' only loses
+ * those conveniences.
  *
  * Every text that a merchant or buyer supplied is HTML-escaped, and a
  * success or cancel URL becomes a link only when it is http or https.

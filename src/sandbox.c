@@ -52,8 +52,11 @@ sandbox_price(struct chain_tx *tx, const char *fiat, struct field_errors *errs)
 	const struct money_currency *cur = money_currency_find(fiat);
 	const struct money_coin *coin = money_coin_find(tx->coin);
 	struct rate rate;
+	int found = rates_find(tx->coin, fiat, &rate);
 
-	if (cur == NULL || coin == NULL || rates_find(tx->coin, fiat, &rate) != 0 ||
+	/* A payment is valued at the latest known rate even when it is stale:
+	 * a received transaction is recorded, never rejected. */
+	if (cur == NULL || coin == NULL || (found != RATES_FOUND && found != RATES_STALE) ||
 	    rates_to_fiat(tx->amount, coin->scale, rate.value, cur->scale, &tx->amount_fiat) != 0) {
 		field_errors_add(errs, "coin", "no exchange rate from %s to %s is available",
 		                 tx->coin, fiat);
@@ -224,7 +227,6 @@ sandbox_confirm(struct gateway *gw, struct chain_tx *tx, int64_t old_height, int
 {
 	const struct money_coin *coin = money_coin_find(tx->coin);
 	bool was_confirmed = tx->confirmed;
-	struct order o;
 	enum cp_result rc;
 
 	if (tx->block_height == 0)
@@ -236,11 +238,7 @@ sandbox_confirm(struct gateway *gw, struct chain_tx *tx, int64_t old_height, int
 
 	if (tx->deposit_id != 0)
 		return deposits_confirm_locked(gw, tx);
-	if ((rc = store_order_get(gw->store, tx->order_id, &o)) != CP_OK)
-		return rc;
-	/* A transaction after a final status is still reported to the merchant. */
-	return orders_refresh_locked(gw, &o, order_status_is_final(o.status)
-	                             ? "confirmation" : NULL, tx);
+	return orders_confirm_tx_locked(gw, tx);
 }
 
 enum cp_result

@@ -85,6 +85,7 @@ struct views_tx_walk {
 	int coin_scale;
 	money_t fiat_total;
 	json_object *list;
+	struct order_facts facts;       /* for the "late" flag */
 };
 
 /* One entry of transactions[]; amountFiat totals run over the list. */
@@ -98,6 +99,8 @@ views_tx(const struct chain_tx *tx, void *arg)
 	char time_text[32];
 
 	w->fiat_total += tx->amount_fiat;
+	order_facts_add(&w->facts, w->order->expires_at_ms, tx->amount, tx->confirmed,
+	                tx->created_at_ms);
 	json_object_object_add(fiat, "base", views_decimal(base, w->fiat_scale, true));
 	json_object_object_add(fiat, "total", views_decimal(w->fiat_total, w->fiat_scale, true));
 	json_object_object_add(fiat, "underPaid", views_decimal(
@@ -139,8 +142,13 @@ views_order(struct gateway *gw, const struct order *o, bool include_private)
 	json_object *data = json_object_new_object();
 	json_object *status = json_object_new_object();
 	json_object *urls = json_object_new_object();
-	struct views_tx_walk walk = { o, cur ? cur->scale : 2, coin ? coin->scale : 8, 0,
-	                              json_object_new_array() };
+	struct views_tx_walk walk = {
+		.order = o, .fiat_scale = cur ? cur->scale : 2, .coin_scale = coin ? coin->scale : 8,
+		.list = json_object_new_array(),
+		.facts = { .expected = o->amount_crypto,
+		           .tolerance_under_pct = o->tolerance_under_pct,
+		           .tolerance_over_pct = o->tolerance_over_pct },
+	};
 	struct merchant m;
 	struct access_token t;
 	char text[CP_URL_MAX + 64];
@@ -176,6 +184,8 @@ views_order(struct gateway *gw, const struct order *o, bool include_private)
 	json_object_object_add(status, "code", json_object_new_string(order_status_code(o->status)));
 	json_object_object_add(status, "label", json_object_new_string(order_status_label(o->status)));
 	json_object_object_add(data, "status", status);
+	json_object_object_add(data, "late",
+		json_object_new_boolean(order_payment_is_late(o->status, &walk.facts)));
 	json_object_object_add(urls, "successUrl", views_string_or_null(t.success_url));
 	json_object_object_add(urls, "cancelUrl", views_string_or_null(t.cancel_url));
 	json_object_object_add(data, "urls", urls);

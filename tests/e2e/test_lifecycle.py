@@ -20,6 +20,7 @@ from harness import REQUIRED_CONFIRMATIONS, create_token, for_order, run_cli  # 
 
 SATOSHI = decimal.Decimal("0.00000001")
 EXPIRY_WAIT_S = 100  # one minute of expiry plus sweeps and callback delivery
+LATE_EXPIRY_WAIT_S = 75  # one minute of expiry plus the once-a-second sweep
 KILL_CALLBACK_TIMEOUT_MS = 2000
 KILL_REDELIVERY_WAIT_S = 60  # a claim lease of 33 s (2 s callback timeout + 31 s) and retries
 KILL_ORDERS = 20
@@ -246,6 +247,53 @@ class Expiry(harness.GatewayTestCase):
                            "EXPIRED callback of %s" % unpaid["token"])
         self.wait_callback(for_order(partly["token"], status="UNDERPAID"),
                            "UNDERPAID callback of %s" % partly["token"])
+
+
+    def test_late_payment_confirms(self):
+        result = run_cli(self.db_path, "merchant", "set", "--customer", self.customer_id,
+                         "--order-expiry-minutes", "1", check=False)
+        self.assertEqual(result["_returncode"], 0,
+                         "merchant set --order-expiry-minutes 1 failed: %r" % result)
+
+        _, full = self.create_order()
+        _, rest = self.create_order()
+        full_token, rest_token = full["token"], rest["token"]
+        self.choose_coin(full_token, "BTC")
+        rest_order = self.choose_coin(rest_token, "BTC")
+        self.wait_order_status(full_token, "EXPIRED", timeout=LATE_EXPIRY_WAIT_S)
+        self.wait_order_status(rest_token, "EXPIRED", timeout=LATE_EXPIRY_WAIT_S)
+        self.assertFalse(self.order_info(full_token)["late"], "late before any payment")
+
+        self.sandbox_pay_http(full_token, coin="BTC")
+        info = self.order_info(full_token)
+        self.assertEqual(info["status"]["code"], "PAID_UNCONFIRMED",
+                         "after a late full payment: %r" % info)
+        self.assertIs(info["late"], True, "late flag after a late full payment: %r" % info)
+
+        half = (crypto_amount(rest_order) / 2).quantize(SATOSHI, rounding=decimal.ROUND_DOWN)
+        self.sandbox_pay_http(rest_token, coin="BTC", amount=half)
+        info = self.order_info(rest_token)
+        self.assertEqual(info["status"]["code"], "UNDERPAID",
+                         "after a late partial payment: %r" % info)
+        self.assertIs(info["late"], False, "late flag while underpaid: %r" % info)
+        self.sandbox_pay_http(rest_token, coin="BTC", amount=crypto_amount(rest_order) - half)
+        self.assertEqual(self.order_info(rest_token)["status"]["code"], "PAID_UNCONFIRMED",
+                         "after the late rest of an underpaid order")
+
+        self.mine(REQUIRED_CONFIRMATIONS["BTC"])
+        for token in (full_token, rest_token):
+            self.wait_order_status(token, "CONFIRMED")
+            info = self.order_info(token)
+            self.assertIs(info["late"], True, "late flag once confirmed: %r" % info)
+            callback = self.wait_callback(for_order(token, status="CONFIRMED"),
+                                          "CONFIRMED callback of %s" % token)
+            self.assertIs(callback.get("late"), True,
+                          "late flag in the CONFIRMED callback: %r" % callback)
+            self.assert_signed(callback)
+        underpaid = self.wait_callback(for_order(rest_token, status="UNDERPAID"),
+                                       "UNDERPAID callback of %s" % rest_token)
+        self.assertIs(underpaid.get("late"), False,
+                      "late flag in the UNDERPAID callback: %r" % underpaid)
 
 
 class RestartDelivery(harness.GatewayTestCase):

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "limits.h"
 #include "money.h"
 #include "order_state.h"
 
@@ -27,9 +28,9 @@ static const struct status_case status_cases[] = {
 	{ ORDER_IN_PROGRESS, "IN_PROGRESS", "In progress", false },
 	{ ORDER_PAID_UNCONFIRMED, "PAID_UNCONFIRMED", "Paid, awaiting confirmations", false },
 	{ ORDER_CONFIRMED, "CONFIRMED", "Confirmed", true },
-	{ ORDER_UNDERPAID, "UNDERPAID", "Underpaid", true },
+	{ ORDER_UNDERPAID, "UNDERPAID", "Underpaid", false },
 	{ ORDER_OVERPAID, "OVERPAID", "Overpaid", true },
-	{ ORDER_EXPIRED, "EXPIRED", "Expired", true },
+	{ ORDER_EXPIRED, "EXPIRED", "Expired", false },
 	{ ORDER_CANCELED, "CANCELED", "Canceled", true },
 };
 
@@ -176,15 +177,22 @@ struct transition_case {
 	enum order_status next;
 };
 
-/* Facts with a 1000 unit quote, 5% tolerance both ways. */
-#define FACTS(received, confirmed, expired) \
-	{ 1000, (received), (confirmed), 5, 5, (expired) }
+/* Facts with a 1000 unit quote, 5% tolerance both ways, all received in time. */
+#define FACTS(received_units, confirmed_units, is_expired) \
+	{ .expected = 1000, .received = (received_units), \
+	  .received_confirmed = (confirmed_units), .received_in_time = (received_units), \
+	  .tolerance_under_pct = 5, .tolerance_over_pct = 5, .expired = (is_expired) }
+
+/* Facts of a 9.5 ETH quote without tolerance. */
+#define FACTS_ETH(received_units) \
+	{ .expected = ETH_9_5, .received = (received_units), \
+	  .received_confirmed = (received_units), .received_in_time = (received_units) }
 
 static const struct transition_case transition_cases[] = {
 	{ "no coin chosen", ORDER_IN_PROGRESS,
-	  { 0, 0, 0, 5, 5, false }, ORDER_IN_PROGRESS },
+	  { .tolerance_under_pct = 5, .tolerance_over_pct = 5 }, ORDER_IN_PROGRESS },
 	{ "no coin chosen, expired", ORDER_IN_PROGRESS,
-	  { 0, 0, 0, 5, 5, true }, ORDER_EXPIRED },
+	  { .tolerance_under_pct = 5, .tolerance_over_pct = 5, .expired = true }, ORDER_EXPIRED },
 	{ "nothing received", ORDER_IN_PROGRESS,
 	  FACTS(0, 0, false), ORDER_IN_PROGRESS },
 	{ "nothing received, expired", ORDER_IN_PROGRESS,
@@ -230,11 +238,11 @@ static const struct transition_case transition_cases[] = {
 	{ "unconfirmed payment dropped, expired", ORDER_PAID_UNCONFIRMED,
 	  FACTS(0, 0, true), ORDER_EXPIRED },
 	{ "9.5 ETH one wei short", ORDER_IN_PROGRESS,
-	  { ETH_9_5, ETH_9_5 - 1, ETH_9_5 - 1, 0, 0, false }, ORDER_IN_PROGRESS },
+	  FACTS_ETH(ETH_9_5 - 1), ORDER_IN_PROGRESS },
 	{ "9.5 ETH exact, confirmed", ORDER_IN_PROGRESS,
-	  { ETH_9_5, ETH_9_5, ETH_9_5, 0, 0, false }, ORDER_CONFIRMED },
+	  FACTS_ETH(ETH_9_5), ORDER_CONFIRMED },
 	{ "9.5 ETH one wei over, confirmed", ORDER_IN_PROGRESS,
-	  { ETH_9_5, ETH_9_5 + 1, ETH_9_5 + 1, 0, 0, false }, ORDER_OVERPAID },
+	  FACTS_ETH(ETH_9_5 + 1), ORDER_OVERPAID },
 };
 
 /* Compare "name: CODE" texts, so a failing table row names itself. */
@@ -291,6 +299,132 @@ static void order_status_next_without_facts(void **state)
 			 ORDER_PAID_UNCONFIRMED);
 }
 
+/* An arbitrary expiry time; the life cycle cases give times relative to it. */
+#define EXPIRES_AT_MS 1800000000000LL
+#define MINUTE_MS (60 * 1000LL)
+#define AFTER_WINDOW_MS (CP_ORDER_LATE_WINDOW_MS + MINUTE_MS)
+
+/* One transaction of a life cycle case. */
+struct payment {
+	money_t amount;        /* base units; 0 ends the list */
+	bool confirmed;
+	int64_t seen_ms;       /* first seen, relative to expiry */
+};
+
+/*
+ * A payment history replayed from `current` at `now_ms` (relative to expiry)
+ * on a 1000 unit quote with 5% tolerance both ways.
+ */
+struct lifecycle_case {
+	const char *name;
+	enum order_status current;
+	int64_t now_ms;
+	struct payment payments[3];
+	enum order_status next;
+	bool late;
+};
+
+static const struct lifecycle_case lifecycle_cases[] = {
+	{ "lower tolerance -1, in time", ORDER_IN_PROGRESS, -MINUTE_MS,
+	  { { 949, true, -2 * MINUTE_MS } }, ORDER_IN_PROGRESS, false },
+	{ "lower tolerance, in time", ORDER_IN_PROGRESS, -MINUTE_MS,
+	  { { 950, true, -2 * MINUTE_MS } }, ORDER_CONFIRMED, false },
+	{ "lower tolerance +1, in time", ORDER_IN_PROGRESS, -MINUTE_MS,
+	  { { 951, true, -2 * MINUTE_MS } }, ORDER_CONFIRMED, false },
+	{ "upper tolerance -1, in time", ORDER_IN_PROGRESS, -MINUTE_MS,
+	  { { 1049, true, -2 * MINUTE_MS } }, ORDER_CONFIRMED, false },
+	{ "upper tolerance, in time", ORDER_IN_PROGRESS, -MINUTE_MS,
+	  { { 1050, true, -2 * MINUTE_MS } }, ORDER_CONFIRMED, false },
+	{ "upper tolerance +1, in time", ORDER_IN_PROGRESS, -MINUTE_MS,
+	  { { 1051, true, -2 * MINUTE_MS } }, ORDER_OVERPAID, false },
+	{ "lower tolerance -1, late", ORDER_EXPIRED, 2 * MINUTE_MS,
+	  { { 949, true, MINUTE_MS } }, ORDER_UNDERPAID, false },
+	{ "lower tolerance, late", ORDER_EXPIRED, 2 * MINUTE_MS,
+	  { { 950, true, MINUTE_MS } }, ORDER_CONFIRMED, true },
+	{ "lower tolerance +1, late", ORDER_EXPIRED, 2 * MINUTE_MS,
+	  { { 951, true, MINUTE_MS } }, ORDER_CONFIRMED, true },
+	{ "upper tolerance -1, late", ORDER_EXPIRED, 2 * MINUTE_MS,
+	  { { 1049, true, MINUTE_MS } }, ORDER_CONFIRMED, true },
+	{ "upper tolerance, late", ORDER_EXPIRED, 2 * MINUTE_MS,
+	  { { 1050, true, MINUTE_MS } }, ORDER_CONFIRMED, true },
+	{ "upper tolerance +1, late", ORDER_EXPIRED, 2 * MINUTE_MS,
+	  { { 1051, true, MINUTE_MS } }, ORDER_OVERPAID, true },
+	{ "late full, unconfirmed", ORDER_EXPIRED, 2 * MINUTE_MS,
+	  { { 1000, false, MINUTE_MS } }, ORDER_PAID_UNCONFIRMED, true },
+	{ "late full, confirmed", ORDER_PAID_UNCONFIRMED, 3 * MINUTE_MS,
+	  { { 1000, true, MINUTE_MS } }, ORDER_CONFIRMED, true },
+	{ "late full, last window minute", ORDER_EXPIRED, CP_ORDER_LATE_WINDOW_MS - 1,
+	  { { 1000, false, CP_ORDER_LATE_WINDOW_MS - MINUTE_MS } }, ORDER_PAID_UNCONFIRMED, true },
+	{ "late full, confirmed after window", ORDER_PAID_UNCONFIRMED, AFTER_WINDOW_MS,
+	  { { 1000, true, MINUTE_MS } }, ORDER_CONFIRMED, true },
+	{ "late partial", ORDER_EXPIRED, 2 * MINUTE_MS,
+	  { { 500, false, MINUTE_MS } }, ORDER_UNDERPAID, false },
+	{ "late rest of underpaid", ORDER_UNDERPAID, 3 * MINUTE_MS,
+	  { { 500, true, -MINUTE_MS }, { 500, true, 2 * MINUTE_MS } }, ORDER_CONFIRMED, true },
+	{ "late rest, unconfirmed", ORDER_UNDERPAID, 3 * MINUTE_MS,
+	  { { 500, true, -MINUTE_MS }, { 500, false, 2 * MINUTE_MS } },
+	  ORDER_PAID_UNCONFIRMED, true },
+	{ "late full after window", ORDER_EXPIRED, AFTER_WINDOW_MS,
+	  { { 1000, true, AFTER_WINDOW_MS - 1 } }, ORDER_EXPIRED, false },
+	{ "late rest after window", ORDER_UNDERPAID, AFTER_WINDOW_MS,
+	  { { 500, true, -MINUTE_MS }, { 500, true, CP_ORDER_LATE_WINDOW_MS } },
+	  ORDER_UNDERPAID, false },
+	{ "over, in time", ORDER_IN_PROGRESS, -MINUTE_MS,
+	  { { 600, true, -3 * MINUTE_MS }, { 600, true, -2 * MINUTE_MS } }, ORDER_OVERPAID, false },
+	{ "over, late", ORDER_UNDERPAID, 2 * MINUTE_MS,
+	  { { 600, true, -MINUTE_MS }, { 600, true, MINUTE_MS } }, ORDER_OVERPAID, true },
+	{ "in time, confirmed late", ORDER_PAID_UNCONFIRMED, 2 * MINUTE_MS,
+	  { { 1000, true, -MINUTE_MS } }, ORDER_CONFIRMED, false },
+	{ "expired with nothing", ORDER_IN_PROGRESS, 0,
+	  { { 0 } }, ORDER_EXPIRED, false },
+	{ "expired, nothing in window", ORDER_EXPIRED, AFTER_WINDOW_MS,
+	  { { 0 } }, ORDER_EXPIRED, false },
+	{ "expired partial", ORDER_IN_PROGRESS, 0,
+	  { { 500, true, -MINUTE_MS } }, ORDER_UNDERPAID, false },
+	{ "expired partial, unconfirmed", ORDER_IN_PROGRESS, 0,
+	  { { 500, false, -MINUTE_MS } }, ORDER_UNDERPAID, false },
+	{ "cancelled with a payment", ORDER_CANCELED, MINUTE_MS,
+	  { { 1000, true, -MINUTE_MS } }, ORDER_CANCELED, false },
+	{ "cancelled with a late payment", ORDER_CANCELED, 2 * MINUTE_MS,
+	  { { 1000, true, MINUTE_MS } }, ORDER_CANCELED, false },
+};
+
+/* Compare "name: true" texts, so a failing table row names itself. */
+static void assert_case_flag(const char *name, bool actual, bool expected)
+{
+	char actual_text[128];
+	char expected_text[128];
+
+	snprintf(actual_text, sizeof(actual_text), "%s: late %s", name,
+		 actual ? "true" : "false");
+	snprintf(expected_text, sizeof(expected_text), "%s: late %s", name,
+		 expected ? "true" : "false");
+	assert_string_equal(actual_text, expected_text);
+}
+
+static void order_lifecycle_table(void **state)
+{
+	for (size_t i = 0; i < COUNT(lifecycle_cases); i++) {
+		const struct lifecycle_case *c = &lifecycle_cases[i];
+		struct order_facts facts = FACTS(0, 0, c->now_ms >= 0);
+		enum order_status next;
+
+		for (size_t p = 0; p < COUNT(c->payments) && c->payments[p].amount > 0; p++)
+			order_facts_add(&facts, EXPIRES_AT_MS, c->payments[p].amount,
+					c->payments[p].confirmed,
+					EXPIRES_AT_MS + c->payments[p].seen_ms);
+		next = order_status_next(c->current, &facts);
+
+		assert_case_status(c->name, next, c->next);
+		assert_case_flag(c->name, order_payment_is_late(next, &facts), c->late);
+	}
+}
+
+static void order_payment_late_without_facts(void **state)
+{
+	assert_false(order_payment_is_late(ORDER_CONFIRMED, NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +436,8 @@ int main(void)
 		cmocka_unit_test(order_status_next_table),
 		cmocka_unit_test(order_status_final_stays),
 		cmocka_unit_test(order_status_next_without_facts),
+		cmocka_unit_test(order_lifecycle_table),
+		cmocka_unit_test(order_payment_late_without_facts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

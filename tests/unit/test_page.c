@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "limits.h"
 #include "page.h"
 #include "qr.h"
 #include "views.h"
@@ -295,6 +296,60 @@ static void invoice_live_lacks_sandbox(void **state)
 	assert_lacks(f->html, "Sandbox");
 }
 
+static void invoice_open_order_polls_status(void **state)
+{
+	struct fixture *f = *state;
+
+	choose_btc(f);
+	render(f);
+	assert_has(f->html, "data-status=\"IN_PROGRESS\"");
+	assert_has(f->html, "data-order-token=\"A1-b2\"");
+}
+
+static void invoice_expired_polls_in_window(void **state)
+{
+	struct fixture *f = *state;
+
+	choose_btc(f);
+	f->order.status = ORDER_EXPIRED;
+	f->view.status = ORDER_EXPIRED;
+	f->view.now_ms = f->order.expires_at_ms + 60 * 1000;
+	render(f);
+	assert_has(f->html, "data-status=\"EXPIRED\"");
+}
+
+static void invoice_expired_stops_polling(void **state)
+{
+	struct fixture *f = *state;
+
+	choose_btc(f);
+	f->order.status = ORDER_EXPIRED;
+	f->view.status = ORDER_EXPIRED;
+	f->view.now_ms = f->order.expires_at_ms + CP_ORDER_LATE_WINDOW_MS;
+	render(f);
+	assert_lacks(f->html, "data-order-token=");
+}
+
+static void invoice_confirmed_stops_polling(void **state)
+{
+	struct fixture *f = *state;
+
+	choose_btc(f);
+	f->order.status = ORDER_CONFIRMED;
+	f->view.status = ORDER_CONFIRMED;
+	render(f);
+	assert_lacks(f->html, "data-order-token=");
+}
+
+static void script_polls_order_status(void **state)
+{
+	const char *js = page_js(NULL);
+
+	assert_has(js, "\"/order/\" + encodeURIComponent(");
+	assert_has(js, "window.location.reload()");
+	assert_has(js, "POLL_MS = 5000");
+}
+
 static void invoice_has_no_inline_code(void **state)
 {
 	struct fixture *f = *state;
@@ -432,6 +487,11 @@ int main(void)
 		cmocka_unit_test(deposit_lists_addresses),
 		cmocka_unit_test(message_escapes_text),
 		cmocka_unit_test(static_files_have_lengths),
+		cmocka_unit_test(script_polls_order_status),
+		FIXTURE_TEST(invoice_open_order_polls_status),
+		FIXTURE_TEST(invoice_expired_polls_in_window),
+		FIXTURE_TEST(invoice_expired_stops_polling),
+		FIXTURE_TEST(invoice_confirmed_stops_polling),
 		cmocka_unit_test(qr_svg_encodes_bip21),
 		cmocka_unit_test(qr_svg_rejects_bad_text),
 	};
