@@ -199,6 +199,21 @@ main(int argc, char **argv)
 	if (rates_feed_start(&cfg) != 0)
 		goto out;
 
+	/* Orders that expired while the daemon was down are expired before the
+	 * first request is served, so no page shows them as still payable. */
+	int expired = 0, batch = 0;
+	for (int round = 0; round < 100000; round++) {
+		if (orders_expire_due(&gw, &batch) != CP_OK) {
+			log_error("expiry sweep at start failed", NULL);
+			break;
+		}
+		expired += batch;
+		if (batch < ORDERS_EXPIRY_BATCH)
+			break;
+	}
+	if (expired > 0)
+		log_info("orders expired while stopped", "count", log_int(expired), NULL);
+
 	if ((srv = http_start(&gw, err, sizeof(err))) == NULL) {
 		log_error("cannot start the HTTP server", "error", err, NULL);
 		goto out;

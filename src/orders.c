@@ -427,14 +427,14 @@ orders_cancel(struct gateway *gw, const char *order_token, struct order *out,
 enum cp_result
 orders_expire_due(struct gateway *gw, int *count)
 {
-	int64_t ids[64];
+	int64_t ids[ORDERS_EXPIRY_BATCH];
 	int n = 0;
 	enum cp_result rc;
 
 	*count = 0;
 	if ((rc = store_begin(gw->store)) != CP_OK)
 		return rc;
-	rc = store_order_due_expiry(gw->store, gateway_now_ms(gw), ids, 64, &n);
+	rc = store_order_due_expiry(gw->store, gateway_now_ms(gw), ids, ORDERS_EXPIRY_BATCH, &n);
 	for (int i = 0; rc == CP_OK && i < n; i++) {
 		struct order o;
 

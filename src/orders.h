@@ -49,7 +49,12 @@ enum cp_result orders_choose_coin(struct gateway *gw, const char *order_token,
 enum cp_result orders_cancel(struct gateway *gw, const char *order_token,
                              struct order *out, struct field_errors *errs);
 
-/* Expire every unpaid order past its expiry; sets *count to how many. */
+#define ORDERS_EXPIRY_BATCH 64 /* orders expired per call of orders_expire_due() */
+
+/*
+ * Expire up to ORDERS_EXPIRY_BATCH unpaid orders past their expiry in one
+ * transaction; sets *count to how many changed status.
+ */
 enum cp_result orders_expire_due(struct gateway *gw, int *count);
 
 /* True when the merchant enabled the coin and the token's type allows it. */
