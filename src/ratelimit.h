@@ -1,10 +1,11 @@
 /*
  * Fixed-window request counters kept in memory, keyed by a string such as
- * "token:42" or "ip:192.0.2.1". The table has a fixed number of slots;
- * when it is full the oldest window is replaced.
+ * "token:42" or "ip:192.0.2.1". The table has a fixed number of slots; a
+ * key may use one of 16 slots after its hash, and when they are all taken
+ * the one with the oldest window is replaced, which resets that count.
  *
- * NOTE: counters are per process. Several nodes sharing one PostgreSQL
- * store each count on their own until the counters move into the store.
+ * NOTE: counters are per process, so several daemons serving one merchant
+ * each count on their own, and a restart starts every count again.
  */
 #ifndef CITYPAY_RATELIMIT_H
 #define CITYPAY_RATELIMIT_H
