@@ -16,43 +16,21 @@
 // Run: cd tests/browser && npm ci && npm test
 
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
-import { chromium } from 'playwright-core';
+import {
+  ARTIFACTS_DIR, LOOPBACK, NAVIGATION_TIMEOUT_MS, SHUT_DOWN_TIMEOUT_MS,
+  launchBrowser, prepareArtifactsDir, request, runCli, screenshot, shutDown, sleep,
+  startDaemon, waitForHealthz,
+} from './harness.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const BUILD_DIR = path.resolve(process.env.CITYPAY_BUILD_DIR || path.join(HERE, '..', '..', 'build'));
-const CITYPAYD = path.join(BUILD_DIR, 'citypayd');
-const CITYPAYCTL = path.join(BUILD_DIR, 'citypayctl');
-const ARTIFACTS_DIR = path.resolve(process.env.CITYPAY_TEST_ARTIFACTS ||
-                                   path.join(BUILD_DIR, 'test-artifacts', 'browser'));
-const CHROMIUM = process.env.CITYPAY_CHROMIUM || '/usr/bin/chromium';
-
-// Without the background-networking flags Chromium keeps trying to reach
-// Google's hosts, which a machine without outside network refuses.
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-
-const LOOPBACK = '127.0.0.1';
-const CLI_TIMEOUT_MS = 30_000;
-const DAEMON_START_TIMEOUT_MS = 15_000;
-const DAEMON_STOP_TIMEOUT_MS = 10_000;
-const HTTP_TIMEOUT_MS = 15_000;
-const BROWSER_LAUNCH_TIMEOUT_MS = 30_000;
-const ACTION_TIMEOUT_MS = 15_000;
-const NAVIGATION_TIMEOUT_MS = 20_000;
 // A step may wait up to two TOTP periods for unused steps, plus its own actions.
 const STEP_TIMEOUT_MS = 75_000;
 const SUITE_TIMEOUT_MS = 240_000;
-const BROWSER_CLOSE_TIMEOUT_MS = 15_000;
 
 const TOTP_PERIOD_S = 30;
 const TOTP_DIGITS = 6;
@@ -134,23 +112,6 @@ function currentTotpStep() {
   return Math.floor(Date.now() / 1000 / TOTP_PERIOD_S);
 }
 
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-// Settle like promise, or reject when it takes longer than ms.
-async function withTimeout(promise, ms, description) {
-  let timer;
-  const timeout = new Promise((resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${description} timed out after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 // Return the code of a time step that no earlier call used, because the
 // server accepts each step once. Waits for the next step when the current
 // one is used, at most TOTP_MAX_WAIT_MS.
@@ -173,160 +134,7 @@ async function freshTotpCode() {
 }
 
 // ---------------------------------------------------------------------------
-// citypayctl and citypayd
-
-// Run `citypayctl --db DB --json ARGS...` and return its JSON output.
-function runCli(...args) {
-  const argv = ['--db', run.dbPath, '--json', ...args];
-  return new Promise((resolve, reject) => {
-    execFile(CITYPAYCTL, argv, { timeout: CLI_TIMEOUT_MS }, (error, stdout, stderr) => {
-      if (error) {
-        reject(new Error(`citypayctl ${args.join(' ')} failed: ${error.message}\n` +
-                         `stdout: ${stdout}\nstderr: ${stderr}`));
-        return;
-      }
-      try {
-        resolve(JSON.parse(stdout));
-      } catch (parseError) {
-        reject(new Error(`citypayctl ${args.join(' ')} printed no JSON: ${parseError.message}\n` +
-                         `stdout: ${stdout}\nstderr: ${stderr}`));
-      }
-    });
-  });
-}
-
-// Return the port of addr=HOST:PORT in a logfmt line, or null.
-function parseListenPort(line) {
-  const match = /(?:^|\s)addr="?([^\s"]+)"?/.exec(line);
-  if (!match) {
-    return null;
-  }
-  const port = Number(match[1].slice(match[1].lastIndexOf(':') + 1));
-  return Number.isInteger(port) && port > 0 ? port : null;
-}
-
-// Start citypayd on an ephemeral port of 127.0.0.1; resolves with {child, port}.
-function startDaemon(logPath) {
-  const env = {
-    ...process.env,
-    // Trusting the test's own address as a proxy lets a request present
-    // another client address in X-Forwarded-For.
-    CITYPAY_TRUSTED_PROXIES: `${LOOPBACK}/32`,
-  };
-  const child = spawn(CITYPAYD, ['--db', run.dbPath, '--listen', `${LOOPBACK}:0`], {
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const log = fs.createWriteStream(logPath);
-  child.stderr.pipe(log);
-
-  return new Promise((resolve, reject) => {
-    let pending = '';
-    let logText = '';
-    const timer = setTimeout(() => {
-      fail(new Error(`citypayd logged no msg=listening line within ${DAEMON_START_TIMEOUT_MS} ms;` +
-                     ` stderr:\n${logText.slice(-4000)}`));
-    }, DAEMON_START_TIMEOUT_MS);
-
-    function fail(error) {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(error);
-    }
-
-    child.on('error', (error) => fail(new Error(`citypayd did not start: ${error.message}`)));
-    child.on('exit', (code, signal) => {
-      fail(new Error(`citypayd exited (code ${code}, signal ${signal}) before listening;` +
-                     ` stderr:\n${logText.slice(-4000)}`));
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk) => {
-      logText = (logText + chunk).slice(-20000);
-      pending += chunk;
-      const lines = pending.split('\n');
-      pending = lines.pop();
-      for (const line of lines) {
-        const port = line.includes('msg=listening') ? parseListenPort(line) : null;
-        if (port) {
-          clearTimeout(timer);
-          child.removeAllListeners('exit');
-          resolve({ child, port });
-          return;
-        }
-      }
-    });
-  });
-}
-
-// Resolve true when the child exits within ms, false otherwise.
-function waitForExit(child, ms) {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return Promise.resolve(true);
-  }
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
-// Stop the daemon by its PID: SIGTERM, then SIGKILL after DAEMON_STOP_TIMEOUT_MS.
-async function stopDaemon(child) {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return;
-  }
-  process.kill(child.pid, 'SIGTERM');
-  if (!(await waitForExit(child, DAEMON_STOP_TIMEOUT_MS))) {
-    console.error(`citypayd (pid ${child.pid}) ignored SIGTERM for ${DAEMON_STOP_TIMEOUT_MS} ms; sending SIGKILL`);
-    process.kill(child.pid, 'SIGKILL');
-    await waitForExit(child, 5_000);
-  }
-}
-
-// ---------------------------------------------------------------------------
 // HTTP from Node
-
-// Send one request to a 127.0.0.1 URL; redirects are returned, not followed.
-async function request(url, { method = 'GET', form = null, headers = {} } = {}) {
-  const target = new URL(url);
-  assert.equal(target.hostname, LOOPBACK, `the test sends requests to ${LOOPBACK} only, not to ${url}`);
-
-  const init = { method, headers: { ...headers }, redirect: 'manual', signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) };
-  if (form) {
-    init.body = new URLSearchParams(form).toString();
-    init.headers['Content-Type'] = 'application/x-www-form-urlencoded';
-  }
-  const response = await fetch(target, init);
-  const text = await response.text();
-  let body = null;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = null;
-  }
-  return { status: response.status, headers: response.headers, text, body };
-}
-
-async function waitForHealthz() {
-  const deadline = Date.now() + DAEMON_START_TIMEOUT_MS;
-  let last = 'no response';
-
-  while (Date.now() < deadline) {
-    try {
-      const response = await request(`${run.baseUrl}/healthz`);
-      if (response.status === 200) {
-        return;
-      }
-      last = `HTTP ${response.status} ${response.text.slice(0, 300)}`;
-    } catch (error) {
-      last = error.message;
-    }
-    await sleep(200);
-  }
-  throw new Error(`GET /healthz did not return 200 within ${DAEMON_START_TIMEOUT_MS} ms; last: ${last}`);
-}
 
 // Join the texts of an error envelope, whose message maps each field (or `error`) to one.
 function errorText(response) {
@@ -362,12 +170,6 @@ function pageUrl(pathname) {
 
 function pathOf(page) {
   return new URL(page.url()).pathname;
-}
-
-async function screenshot(page, name) {
-  const file = path.join(ARTIFACTS_DIR, name);
-  await page.screenshot({ path: file, fullPage: true });
-  return file;
 }
 
 // Take the console errors recorded so far, leaving the list empty.
@@ -427,22 +229,12 @@ function tokenRow(page) {
 
 describe('merchant cabinet in Chromium', { concurrency: 1, timeout: SUITE_TIMEOUT_MS }, () => {
   before(async () => {
-    for (const binary of [CITYPAYD, CITYPAYCTL]) {
-      assert.ok(fs.existsSync(binary), `${binary} not found: build the project or set CITYPAY_BUILD_DIR`);
-    }
-    assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} not found: apt-get install -y chromium`);
-    fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
-    // Screenshots of failures in an earlier run would be mistaken for this run's.
-    for (const name of fs.readdirSync(ARTIFACTS_DIR)) {
-      if (name.startsWith('failed-') && name.endsWith('.png')) {
-        fs.rmSync(path.join(ARTIFACTS_DIR, name));
-      }
-    }
+    prepareArtifactsDir('failed-');
 
     run.tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'citypay-browser-'));
     run.dbPath = path.join(run.tempDir, 'citypay.db');
-    await runCli('init');
-    const merchant = await runCli('merchant', 'add', '--company', COMPANY, '--email', EMAIL);
+    await runCli(run.dbPath, 'init');
+    const merchant = await runCli(run.dbPath, 'merchant', 'add', '--company', COMPANY, '--email', EMAIL);
     assert.equal(typeof merchant.initial_password, 'string',
                  `merchant add printed no initial_password: ${JSON.stringify(merchant)}`);
     run.password = merchant.initial_password;
@@ -450,58 +242,28 @@ describe('merchant cabinet in Chromium', { concurrency: 1, timeout: SUITE_TIMEOU
     run.customerId = merchant.customer_id;
 
     run.daemonLogPath = path.join(ARTIFACTS_DIR, 'citypayd.log');
-    const { child, port } = await startDaemon(run.daemonLogPath);
+    const { child, port } = await startDaemon(run.dbPath, run.daemonLogPath, {
+      // Trusting the test's own address as a proxy lets a request present
+      // another client address in X-Forwarded-For.
+      CITYPAY_TRUSTED_PROXIES: `${LOOPBACK}/32`,
+    });
     run.daemon = child;
     run.baseUrl = `http://${LOOPBACK}:${port}`;
-    await waitForHealthz();
+    await waitForHealthz(run.baseUrl);
 
-    run.browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: CHROMIUM_ARGS,
-      timeout: BROWSER_LAUNCH_TIMEOUT_MS,
+    const { browser, context, page } = await launchBrowser({
+      viewport: { width: 1280, height: 900 },
+      consoleErrors: run.consoleErrors,
+      blockedRequests: run.blockedRequests,
     });
-    run.context = await run.browser.newContext({ viewport: { width: 1280, height: 900 } });
-    run.context.setDefaultTimeout(ACTION_TIMEOUT_MS);
-    run.context.setDefaultNavigationTimeout(NAVIGATION_TIMEOUT_MS);
-    await run.context.route('**/*', (route) => {
-      const url = new URL(route.request().url());
-      if (url.hostname === LOOPBACK) {
-        return route.continue();
-      }
-      run.blockedRequests.push(url.href);
-      return route.abort('blockedbyclient');
-    });
-    // Report CSP violations through the console as well, with the blocked URI.
-    await run.context.addInitScript(() => {
-      document.addEventListener('securitypolicyviolation', (event) => {
-        console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI}`);
-      });
-    });
-    run.page = await run.context.newPage();
-    run.page.on('console', (message) => {
-      if (message.type() === 'error') {
-        run.consoleErrors.push({ text: message.text(), url: message.location().url || run.page.url() });
-      }
-    });
-    run.page.on('pageerror', (error) => {
-      run.consoleErrors.push({ text: `uncaught ${error.name}: ${error.message}`, url: run.page.url() });
-    });
+    run.browser = browser;
+    run.context = context;
+    run.page = page;
   });
 
   after(async () => {
-    try {
-      if (run.browser) {
-        await withTimeout(run.browser.close(), BROWSER_CLOSE_TIMEOUT_MS, 'closing Chromium');
-      }
-    } finally {
-      if (run.daemon) {
-        await stopDaemon(run.daemon);
-      }
-      if (run.tempDir) {
-        fs.rmSync(run.tempDir, { recursive: true, force: true });
-      }
-    }
-  }, { timeout: BROWSER_CLOSE_TIMEOUT_MS + DAEMON_STOP_TIMEOUT_MS + 10_000 });
+    await shutDown(run);
+  }, { timeout: SHUT_DOWN_TIMEOUT_MS });
 
   it('TOTP helper matches RFC 6238 vector', () => {
     // RFC 6238, appendix B: the SHA-1 key is the ASCII of "12345678901234567890",
