@@ -8,7 +8,7 @@ MAKEFLAGS  += --no-print-directory
 CITYPAY_DB ?= citypay.db
 LISTEN     ?= 127.0.0.1:8080
 
-.PHONY: all deps test-deps build run test clean
+.PHONY: all deps test-deps build run test fuzz clean
 
 all: build
 
@@ -29,6 +29,12 @@ test: test-deps
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCITYPAY_SANITIZE=ON >/dev/null
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
 	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Build the libFuzzer harnesses in build-fuzz and run each for FUZZ_SECONDS
+# seconds (default 60); see docs/FUZZING.md.
+fuzz:
+	@sh scripts/deps.sh fuzz
+	@sh scripts/fuzz.sh
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the Debian packages that the build needs, and with the argument
-# "test" also those of the tests, but only those that are missing, so a
-# second run is quiet and fast.
+# "test" also those of the tests, or with "fuzz" clang and its libFuzzer
+# runtime, but only those that are missing, so a second run is quiet and
+# fast.
 set -eu
 
 packages="build-essential cmake pkg-config
@@ -17,6 +18,10 @@ if [ "${1:-}" = "test" ]; then
 	# them from elsewhere, and then Debian's packages are not added.
 	command -v node >/dev/null 2>&1 || packages="$packages nodejs"
 	command -v npm >/dev/null 2>&1 || packages="$packages npm"
+elif [ "${1:-}" = "fuzz" ]; then
+	# Debian 12's clang is clang 14, and libclang-rt-14-dev contains its
+	# libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer runtimes.
+	packages="$packages clang libclang-rt-14-dev"
 fi
 
 install_packages() {

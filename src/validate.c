@@ -109,29 +109,38 @@ validate_public_token(const char *text, size_t max)
 	return n > 0;
 }
 
-/* Length of the UTF-8 sequence starting at p, or 0 when invalid. */
+/*
+ * Length of the UTF-8 sequence starting at p, or 0 when it is invalid or
+ * longer than the avail bytes left: no byte at or past p + avail is read.
+ */
 static size_t
-utf8_sequence(const unsigned char *p)
+utf8_sequence(const unsigned char *p, size_t avail)
 {
+	size_t need;
+
+	if (avail == 0)
+		return 0;
 	if (p[0] < 0x80)
 		return 1;
 	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+		need = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		need = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		need = 4;
+	else
+		return 0;
+	if (avail < need)
+		return 0;
+	for (size_t i = 1; i < need; i++) {
+		if ((p[i] & 0xc0) != 0x80)
 			return 0;
-		if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f))
-			return 0; /* overlong form or UTF-16 surrogate */
-		return 3;
 	}
-	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
-			return 0;
-		if ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
-			return 0;
-		return 4;
-	}
-	return 0;
+	/* Overlong forms, UTF-16 surrogates and code points above U+10FFFF. */
+	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
+	    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+		return 0;
+	return need;
 }
 
 bool
@@ -140,8 +149,10 @@ validate_text(const char *text, size_t max)
 	const unsigned char *p = (const unsigned char *)text;
 	size_t characters = 0;
 
+	/* The string ends in a NUL, which is no continuation byte, so the
+	 * check of a sequence stops there without reading past it. */
 	while (*p) {
-		size_t len = utf8_sequence(p);
+		size_t len = utf8_sequence(p, 4);
 		if (len == 0 || (*p < 0x20 && *p != '\t') || *p == 0x7f || ++characters > max)
 			return false;
 		p += len;
@@ -166,7 +177,7 @@ validate_multiline_text(const char *text, size_t len)
 	const unsigned char *end = p + len;
 
 	while (p < end) {
-		size_t n = utf8_sequence(p);
+		size_t n = utf8_sequence(p, (size_t)(end - p));
 		if (n == 0 || p + n > end || *p == 0x7f)
 			return false;
 		if (*p < 0x20 && *p != '\t' && *p != '\r' && *p != '\n')
