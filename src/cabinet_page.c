@@ -1,8 +1,8 @@
 /*
  * The merchant cabinet as HTML. Markup is written into one growable buffer
  * capped at CABINET_PAGE_MAX. Every value taken from `data`, the frame or
- * the submitted form goes through cab_escape() or cab_url_encode().
- * cab_puts() and cab_printf() write only string literals, numbers and
+ * the submitted form goes through html_escape() or html_url_encode().
+ * html_puts() and html_printf() write only string literals, numbers and
  * entries of constant tables, with one exception: the QR code SVG of a
  * two-step enrolment, which the gateway's own qr module generates.
  */
@@ -15,169 +15,12 @@
 #include <time.h>
 
 #include "cabinet_page.h"
+#include "html.h"
 #include "limits.h"
 #include "order_state.h"
 
-#define CAB_INITIAL_CAP 16384
-
 /* Shown for a value that is null, missing or empty. */
 #define CAB_NONE "\xe2\x80\x94"
-
-struct cab_buf {
-	char *data;
-	size_t len;
-	size_t cap;
-	/* Set when memory ran out or the page passed CABINET_PAGE_MAX, so later appends do nothing. */
-	bool failed;
-};
-
-/* Buffer */
-
-static void cab_append(struct cab_buf *b, const char *bytes, size_t n)
-{
-	if (b->failed)
-		return;
-	if (n > CABINET_PAGE_MAX - b->len) {
-		b->failed = true;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap != 0 ? b->cap : CAB_INITIAL_CAP;
-		char *data;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if (cap > CABINET_PAGE_MAX + 1)
-			cap = CABINET_PAGE_MAX + 1;
-		data = realloc(b->data, cap);
-		if (data == NULL) {
-			b->failed = true;
-			return;
-		}
-		b->data = data;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, bytes, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-static void cab_puts(struct cab_buf *b, const char *markup)
-{
-	cab_append(b, markup, strlen(markup));
-}
-
-static void cab_printf(struct cab_buf *b, const char *format, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* Append formatted markup of at most 255 bytes. Longer output marks the page failed. */
-static void cab_printf(struct cab_buf *b, const char *format, ...)
-{
-	char text[256];
-	va_list args;
-	int n;
-
-	va_start(args, format);
-	n = vsnprintf(text, sizeof(text), format, args);
-	va_end(args);
-	if (n < 0 || (size_t)n >= sizeof(text)) {
-		b->failed = true;
-		return;
-	}
-	cab_append(b, text, (size_t)n);
-}
-
-/* Return the page and hand its ownership to the caller, or NULL on failure. */
-static char *cab_finish(struct cab_buf *b, size_t *len)
-{
-	if (b->failed || b->data == NULL) {
-		free(b->data);
-		b->data = NULL;
-		return NULL;
-	}
-	if (len != NULL)
-		*len = b->len;
-	return b->data;
-}
-
-/* Escaping */
-
-/*
- * Append text with the five characters that are special in HTML content
- * and in quoted attribute values replaced by references. NULL appends
- * nothing.
- */
-static void cab_escape(struct cab_buf *b, const char *text)
-{
-	const char *run = text;
-
-	if (text == NULL)
-		return;
-	for (const char *p = text; *p != '\0'; p++) {
-		const char *reference;
-
-		switch (*p) {
-		case '&': reference = "&amp;"; break;
-		case '<': reference = "&lt;"; break;
-		case '>': reference = "&gt;"; break;
-		case '"': reference = "&quot;"; break;
-		case '\'': reference = "&#39;"; break;
-		default: continue;
-		}
-		cab_append(b, run, (size_t)(p - run));
-		cab_puts(b, reference);
-		run = p + 1;
-	}
-	cab_puts(b, run);
-}
-
-/*
- * Append text percent-encoded with only the RFC 3986 unreserved characters
- * kept, so it is safe as a path segment or a query value and needs no HTML
- * escaping inside an attribute.
- */
-static void cab_url_encode(struct cab_buf *b, const char *text)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	if (text == NULL)
-		return;
-	for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
-		char encoded[3] = { '%', hex[*p >> 4], hex[*p & 15] };
-
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~')
-			cab_append(b, (const char *)p, 1);
-		else
-			cab_append(b, encoded, sizeof(encoded));
-	}
-}
-
-/*
- * True for an absolute http or https URL without spaces or control
- * characters. Only such URLs become links, so a javascript: or data: URL
- * stays text.
- */
-static bool cab_url_is_http(const char *url)
-{
-	size_t scheme_len;
-
-	if (url == NULL)
-		return false;
-	if (strncasecmp(url, "https://", 8) == 0)
-		scheme_len = 8;
-	else if (strncasecmp(url, "http://", 7) == 0)
-		scheme_len = 7;
-	else
-		return false;
-	if (url[scheme_len] == '\0' || strlen(url) > CP_URL_MAX)
-		return false;
-	for (const unsigned char *p = (const unsigned char *)url; *p != '\0'; p++) {
-		if (*p <= ' ' || *p == 0x7f)
-			return false;
-	}
-	return true;
-}
 
 /* JSON values */
 
@@ -256,51 +99,51 @@ static size_t cab_array_length(json_object *v)
 }
 
 /* Append the escaped text of a scalar, or CAB_NONE for null, an empty string or a container. */
-static void cab_text(struct cab_buf *b, json_object *v)
+static void cab_text(struct html_buf *b, json_object *v)
 {
 	switch (json_object_get_type(v)) {
 	case json_type_string:
 		if (json_object_get_string_len(v) == 0)
-			cab_puts(b, CAB_NONE);
+			html_puts(b, CAB_NONE);
 		else
-			cab_escape(b, json_object_get_string(v));
+			html_escape(b, json_object_get_string(v));
 		break;
 	case json_type_int:
-		cab_printf(b, "%lld", (long long)json_object_get_int64(v));
+		html_printf(b, "%lld", (long long)json_object_get_int64(v));
 		break;
 	case json_type_double:
 		/* The serialised text, so a decimal the API sent as "25.50" keeps its digits. */
-		cab_escape(b, json_object_get_string(v));
+		html_escape(b, json_object_get_string(v));
 		break;
 	case json_type_boolean:
-		cab_puts(b, json_object_get_boolean(v) ? "yes" : "no");
+		html_puts(b, json_object_get_boolean(v) ? "yes" : "no");
 		break;
 	default:
-		cab_puts(b, CAB_NONE);
+		html_puts(b, CAB_NONE);
 		break;
 	}
 }
 
-static void cab_member_text(struct cab_buf *b, json_object *obj, const char *key)
+static void cab_member_text(struct html_buf *b, json_object *obj, const char *key)
 {
 	cab_text(b, cab_get(obj, key));
 }
 
 /* Append an id or token as a URL path segment: a number as digits, a string percent-encoded. */
-static void cab_path_segment(struct cab_buf *b, json_object *v)
+static void cab_path_segment(struct html_buf *b, json_object *v)
 {
 	int64_t n;
 
 	if (json_object_is_type(v, json_type_string))
-		cab_url_encode(b, json_object_get_string(v));
+		html_url_encode(b, json_object_get_string(v));
 	else if (cab_value_int(v, &n))
-		cab_printf(b, "%lld", (long long)n);
+		html_printf(b, "%lld", (long long)n);
 }
 
 /* Times */
 
 /* Append Unix seconds as "2024-05-01 12:00 UTC" inside a <time> element, or CAB_NONE. */
-static void cab_time(struct cab_buf *b, int64_t seconds)
+static void cab_time(struct html_buf *b, int64_t seconds)
 {
 	time_t t = (time_t)seconds;
 	struct tm tm;
@@ -310,18 +153,18 @@ static void cab_time(struct cab_buf *b, int64_t seconds)
 	if ((int64_t)t != seconds || gmtime_r(&t, &tm) == NULL ||
 	    strftime(machine, sizeof(machine), "%Y-%m-%dT%H:%MZ", &tm) == 0 ||
 	    strftime(human, sizeof(human), "%Y-%m-%d %H:%M UTC", &tm) == 0) {
-		cab_puts(b, CAB_NONE);
+		html_puts(b, CAB_NONE);
 		return;
 	}
-	cab_puts(b, "<time datetime=\"");
-	cab_puts(b, machine);
-	cab_puts(b, "\">");
-	cab_puts(b, human);
-	cab_puts(b, "</time>");
+	html_puts(b, "<time datetime=\"");
+	html_puts(b, machine);
+	html_puts(b, "\">");
+	html_puts(b, human);
+	html_puts(b, "</time>");
 }
 
 /* Append a time given as Unix seconds (number or digits), or the escaped text of anything else. */
-static void cab_time_value(struct cab_buf *b, json_object *v)
+static void cab_time_value(struct html_buf *b, json_object *v)
 {
 	int64_t seconds;
 
@@ -331,7 +174,7 @@ static void cab_time_value(struct cab_buf *b, json_object *v)
 		cab_text(b, v);
 }
 
-static void cab_member_time(struct cab_buf *b, json_object *obj, const char *key)
+static void cab_member_time(struct html_buf *b, json_object *obj, const char *key)
 {
 	cab_time_value(b, cab_get(obj, key));
 }
@@ -340,7 +183,7 @@ static void cab_member_time(struct cab_buf *b, json_object *obj, const char *key
  * Append a time of order information, which carries Unix milliseconds in
  * ms_key and "YYYY-MM-DD HH:MM" UTC text in text_key. Either may be absent.
  */
-static void cab_order_time(struct cab_buf *b, json_object *obj, const char *ms_key,
+static void cab_order_time(struct html_buf *b, json_object *obj, const char *ms_key,
                            const char *text_key)
 {
 	int64_t ms;
@@ -349,70 +192,70 @@ static void cab_order_time(struct cab_buf *b, json_object *obj, const char *ms_k
 	if (ms_key != NULL && cab_int(obj, ms_key, &ms)) {
 		cab_time(b, ms / 1000);
 	} else if (cab_has_text(text)) {
-		cab_escape(b, text);
-		cab_puts(b, " UTC");
+		html_escape(b, text);
+		html_puts(b, " UTC");
 	} else {
-		cab_puts(b, CAB_NONE);
+		html_puts(b, CAB_NONE);
 	}
 }
 
 /* Shared markup */
 
-static void cab_hidden(struct cab_buf *b, const char *name, const char *value)
+static void cab_hidden(struct html_buf *b, const char *name, const char *value)
 {
-	cab_puts(b, "<input type=\"hidden\" name=\"");
-	cab_puts(b, name);
-	cab_puts(b, "\" value=\"");
-	cab_escape(b, value);
-	cab_puts(b, "\">\n");
+	html_puts(b, "<input type=\"hidden\" name=\"");
+	html_puts(b, name);
+	html_puts(b, "\" value=\"");
+	html_escape(b, value);
+	html_puts(b, "\">\n");
 }
 
-static void cab_csrf(struct cab_buf *b, const struct cabinet_frame *f)
+static void cab_csrf(struct html_buf *b, const struct cabinet_frame *f)
 {
 	cab_hidden(b, "csrf_token", f->csrf_token);
 }
 
 /* Append a link for an http(s) URL and plain escaped text for any other value. */
-static void cab_url(struct cab_buf *b, const char *url)
+static void cab_url(struct html_buf *b, const char *url)
 {
 	if (!cab_has_text(url)) {
-		cab_puts(b, CAB_NONE);
+		html_puts(b, CAB_NONE);
 		return;
 	}
-	if (!cab_url_is_http(url)) {
-		cab_puts(b, "<span class=\"url\">");
-		cab_escape(b, url);
-		cab_puts(b, "</span>");
+	if (!html_url_is_http(url)) {
+		html_puts(b, "<span class=\"url\">");
+		html_escape(b, url);
+		html_puts(b, "</span>");
 		return;
 	}
-	cab_puts(b, "<a class=\"url\" rel=\"noreferrer\" href=\"");
-	cab_escape(b, url);
-	cab_puts(b, "\">");
-	cab_escape(b, url);
-	cab_puts(b, "</a>");
+	html_puts(b, "<a class=\"url\" rel=\"noreferrer\" href=\"");
+	html_escape(b, url);
+	html_puts(b, "\">");
+	html_escape(b, url);
+	html_puts(b, "</a>");
 }
 
 /* Append an array of strings as a list, URLs as links when urls is set. */
-static void cab_list(struct cab_buf *b, json_object *items, bool urls)
+static void cab_list(struct html_buf *b, json_object *items, bool urls)
 {
 	size_t n = cab_array_length(items);
 
 	if (n == 0) {
-		cab_puts(b, CAB_NONE);
+		html_puts(b, CAB_NONE);
 		return;
 	}
-	cab_puts(b, "<ul class=\"plain\">");
+	html_puts(b, "<ul class=\"plain\">");
 	for (size_t i = 0; i < n; i++) {
 		json_object *item = json_object_array_get_idx(items, i);
 
-		cab_puts(b, "<li>");
+		html_puts(b, "<li>");
 		if (urls)
 			cab_url(b, cab_value_string(item));
 		else
 			cab_text(b, item);
-		cab_puts(b, "</li>");
+		html_puts(b, "</li>");
 	}
-	cab_puts(b, "</ul>");
+	html_puts(b, "</ul>");
 }
 
 /*
@@ -420,66 +263,66 @@ static void cab_list(struct cab_buf *b, json_object *items, bool urls)
  * With sticky_last, the last column, the actions, stays in view while the
  * others scroll.
  */
-static void cab_table_open(struct cab_buf *b, const char *caption, const char *const *columns,
+static void cab_table_open(struct html_buf *b, const char *caption, const char *const *columns,
                            size_t column_count, bool sticky_last)
 {
-	cab_puts(b, "<div class=\"table-wrap\" role=\"region\" tabindex=\"0\" aria-label=\"");
-	cab_puts(b, caption);
-	cab_puts(b, sticky_last ? "\">\n<table class=\"sticky-last\">\n" : "\">\n<table>\n");
-	cab_puts(b, "<caption class=\"visually-hidden\">");
-	cab_puts(b, caption);
-	cab_puts(b, "</caption>\n<thead><tr>");
+	html_puts(b, "<div class=\"table-wrap\" role=\"region\" tabindex=\"0\" aria-label=\"");
+	html_puts(b, caption);
+	html_puts(b, sticky_last ? "\">\n<table class=\"sticky-last\">\n" : "\">\n<table>\n");
+	html_puts(b, "<caption class=\"visually-hidden\">");
+	html_puts(b, caption);
+	html_puts(b, "</caption>\n<thead><tr>");
 	for (size_t i = 0; i < column_count; i++) {
-		cab_puts(b, "<th scope=\"col\">");
-		cab_puts(b, columns[i]);
-		cab_puts(b, "</th>");
+		html_puts(b, "<th scope=\"col\">");
+		html_puts(b, columns[i]);
+		html_puts(b, "</th>");
 	}
-	cab_puts(b, "</tr></thead>\n<tbody>\n");
+	html_puts(b, "</tr></thead>\n<tbody>\n");
 }
 
-static void cab_table_close(struct cab_buf *b)
+static void cab_table_close(struct html_buf *b)
 {
-	cab_puts(b, "</tbody>\n</table>\n</div>\n");
+	html_puts(b, "</tbody>\n</table>\n</div>\n");
 }
 
 /* A table cell holding the escaped text of obj[key]. */
-static void cab_cell(struct cab_buf *b, json_object *obj, const char *key)
+static void cab_cell(struct html_buf *b, json_object *obj, const char *key)
 {
-	cab_puts(b, "<td>");
+	html_puts(b, "<td>");
 	cab_member_text(b, obj, key);
-	cab_puts(b, "</td>");
+	html_puts(b, "</td>");
 }
 
-static void cab_cell_time(struct cab_buf *b, json_object *obj, const char *key)
+static void cab_cell_time(struct html_buf *b, json_object *obj, const char *key)
 {
-	cab_puts(b, "<td class=\"nowrap\">");
+	html_puts(b, "<td class=\"nowrap\">");
 	cab_member_time(b, obj, key);
-	cab_puts(b, "</td>");
+	html_puts(b, "</td>");
 }
 
-static void cab_empty(struct cab_buf *b, const char *sentence)
+static void cab_empty(struct html_buf *b, const char *sentence)
 {
-	cab_puts(b, "<p class=\"empty\">");
-	cab_puts(b, sentence);
-	cab_puts(b, "</p>\n");
+	html_puts(b, "<p class=\"empty\">");
+	html_puts(b, sentence);
+	html_puts(b, "</p>\n");
 }
 
 /* A badge of an order status code: its label, or the escaped code when unknown. */
-static void cab_order_status(struct cab_buf *b, const char *code)
+static void cab_order_status(struct html_buf *b, const char *code)
 {
 	enum order_status status;
 
 	if (code == NULL || order_status_parse(code, &status) != 0) {
-		cab_puts(b, "<span class=\"badge\">");
-		cab_escape(b, cab_has_text(code) ? code : CAB_NONE);
-		cab_puts(b, "</span>");
+		html_puts(b, "<span class=\"badge\">");
+		html_escape(b, cab_has_text(code) ? code : CAB_NONE);
+		html_puts(b, "</span>");
 		return;
 	}
-	cab_puts(b, "<span class=\"badge status-");
-	cab_puts(b, order_status_code(status));
-	cab_puts(b, "\">");
-	cab_puts(b, order_status_label(status));
-	cab_puts(b, "</span>");
+	html_puts(b, "<span class=\"badge status-");
+	html_puts(b, order_status_code(status));
+	html_puts(b, "\">");
+	html_puts(b, order_status_label(status));
+	html_puts(b, "</span>");
 }
 
 /* Frame: head, header, navigation and messages */
@@ -494,55 +337,55 @@ static const char *const cab_nav_items[][2] = {
 };
 
 /* Open the document. Its title is label, the escaped name in quotes when given, and the company. */
-static void cab_head(struct cab_buf *b, const char *label, const char *name, const char *company,
+static void cab_head(struct html_buf *b, const char *label, const char *name, const char *company,
                      const char *body_class)
 {
-	cab_puts(b, "<!doctype html>\n<html lang=\"en\">\n<head>\n"
+	html_puts(b, "<!doctype html>\n<html lang=\"en\">\n<head>\n"
 	            "<meta charset=\"utf-8\">\n"
 	            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 	            "<meta name=\"referrer\" content=\"no-referrer\">\n"
 	            "<meta name=\"robots\" content=\"noindex, nofollow\">\n"
 	            "<title>");
-	cab_puts(b, label);
+	html_puts(b, label);
 	if (name != NULL) {
-		cab_puts(b, " \xe2\x80\x9c");
-		cab_escape(b, name);
-		cab_puts(b, "\xe2\x80\x9d");
+		html_puts(b, " \xe2\x80\x9c");
+		html_escape(b, name);
+		html_puts(b, "\xe2\x80\x9d");
 	}
 	if (cab_has_text(company)) {
-		cab_puts(b, " \xc2\xb7 ");
-		cab_escape(b, company);
+		html_puts(b, " \xc2\xb7 ");
+		html_escape(b, company);
 	}
-	cab_puts(b, " \xc2\xb7 CityPay cabinet</title>\n"
+	html_puts(b, " \xc2\xb7 CityPay cabinet</title>\n"
 	            "<link rel=\"stylesheet\" href=\"/static/cabinet.css\">\n"
 	            "<script src=\"/static/cabinet.js\" defer></script>\n"
 	            "</head>\n<body class=\"");
-	cab_puts(b, body_class);
-	cab_puts(b, "\">\n");
+	html_puts(b, body_class);
+	html_puts(b, "\">\n");
 }
 
-static void cab_header(struct cab_buf *b, const struct cabinet_frame *f)
+static void cab_header(struct html_buf *b, const struct cabinet_frame *f)
 {
-	cab_puts(b, "<a class=\"skip-link\" href=\"#main\">Skip to content</a>\n"
+	html_puts(b, "<a class=\"skip-link\" href=\"#main\">Skip to content</a>\n"
 	            "<header class=\"top\">\n<div class=\"top-inner\">\n<p class=\"brand\">"
 	            "<span class=\"company\">");
-	cab_escape(b, cab_has_text(f->company) ? f->company : "Merchant");
-	cab_printf(b, "</span> <span class=\"customer\">Customer ID %lld</span></p>\n",
+	html_escape(b, cab_has_text(f->company) ? f->company : "Merchant");
+	html_printf(b, "</span> <span class=\"customer\">Customer ID %lld</span></p>\n",
 	           (long long)f->customer_id);
-	cab_puts(b, "<form method=\"post\" action=\"/cabinet/logout\" class=\"logout\">\n");
+	html_puts(b, "<form method=\"post\" action=\"/cabinet/logout\" class=\"logout\">\n");
 	cab_csrf(b, f);
-	cab_puts(b, "<button type=\"submit\" class=\"secondary small\">Sign out</button>\n</form>\n"
+	html_puts(b, "<button type=\"submit\" class=\"secondary small\">Sign out</button>\n</form>\n"
 	            "</div>\n<nav class=\"tabs\" aria-label=\"Cabinet\">\n<ul>\n");
 	for (size_t i = 0; i < sizeof(cab_nav_items) / sizeof(cab_nav_items[0]); i++) {
 		bool active = f->active != NULL && strcmp(f->active, cab_nav_items[i][0]) == 0;
 
-		cab_puts(b, "<li><a href=\"/cabinet/");
-		cab_puts(b, cab_nav_items[i][0]);
-		cab_puts(b, active ? "\" aria-current=\"page\">" : "\">");
-		cab_puts(b, cab_nav_items[i][1]);
-		cab_puts(b, "</a></li>\n");
+		html_puts(b, "<li><a href=\"/cabinet/");
+		html_puts(b, cab_nav_items[i][0]);
+		html_puts(b, active ? "\" aria-current=\"page\">" : "\">");
+		html_puts(b, cab_nav_items[i][1]);
+		html_puts(b, "</a></li>\n");
 	}
-	cab_puts(b, "</ul>\n</nav>\n</header>\n");
+	html_puts(b, "</ul>\n</nav>\n</header>\n");
 }
 
 /* The message of a field error, or NULL when the entry is not NUL-terminated. */
@@ -577,19 +420,19 @@ static const char *cab_field_error(const struct cabinet_frame *f, const char *na
 }
 
 /* A list of every field error at the top of the page, each linked to its field. */
-static void cab_error_summary(struct cab_buf *b, const struct cabinet_frame *f)
+static void cab_error_summary(struct html_buf *b, const struct cabinet_frame *f)
 {
 	int count = cab_error_count(f);
 
 	if (count == 0)
 		return;
-	cab_puts(b, "<div class=\"error-summary\" role=\"alert\" aria-labelledby=\"error-summary-title\">\n"
+	html_puts(b, "<div class=\"error-summary\" role=\"alert\" aria-labelledby=\"error-summary-title\">\n"
 	            "<h2 id=\"error-summary-title\">");
 	if (count == 1)
-		cab_puts(b, "Fix this problem and submit again");
+		html_puts(b, "Fix this problem and submit again");
 	else
-		cab_printf(b, "Fix these %d problems and submit again", count);
-	cab_puts(b, "</h2>\n<ul>\n");
+		html_printf(b, "Fix these %d problems and submit again", count);
+	html_puts(b, "</h2>\n<ul>\n");
 	for (int i = 0; i < count; i++) {
 		const struct field_error *e = &f->errors->items[i];
 		const char *message = cab_error_message(e);
@@ -597,18 +440,18 @@ static void cab_error_summary(struct cab_buf *b, const struct cabinet_frame *f)
 		if (message == NULL)
 			continue;
 		if (e->field[0] == '\0') {
-			cab_puts(b, "<li>");
-			cab_escape(b, message);
-			cab_puts(b, "</li>\n");
+			html_puts(b, "<li>");
+			html_escape(b, message);
+			html_puts(b, "</li>\n");
 			continue;
 		}
-		cab_puts(b, "<li><a href=\"#f-");
-		cab_escape(b, e->field);
-		cab_puts(b, "\">");
-		cab_escape(b, message);
-		cab_puts(b, "</a></li>\n");
+		html_puts(b, "<li><a href=\"#f-");
+		html_escape(b, e->field);
+		html_puts(b, "\">");
+		html_escape(b, message);
+		html_puts(b, "</a></li>\n");
 	}
-	cab_puts(b, "</ul>\n</div>\n");
+	html_puts(b, "</ul>\n</div>\n");
 }
 
 /*
@@ -616,39 +459,39 @@ static void cab_error_summary(struct cab_buf *b, const struct cabinet_frame *f)
  * summary. The heading is label, followed by the escaped name in quotes
  * when name is not NULL.
  */
-static void cab_begin(struct cab_buf *b, const struct cabinet_frame *f, const char *label,
+static void cab_begin(struct html_buf *b, const struct cabinet_frame *f, const char *label,
                       const char *name)
 {
 	cab_head(b, label, name, f->company, "cabinet");
 	cab_header(b, f);
-	cab_puts(b, "<main id=\"main\" tabindex=\"-1\">\n<h1>");
-	cab_puts(b, label);
+	html_puts(b, "<main id=\"main\" tabindex=\"-1\">\n<h1>");
+	html_puts(b, label);
 	if (name != NULL) {
-		cab_puts(b, " \xe2\x80\x9c");
-		cab_escape(b, name);
-		cab_puts(b, "\xe2\x80\x9d");
+		html_puts(b, " \xe2\x80\x9c");
+		html_escape(b, name);
+		html_puts(b, "\xe2\x80\x9d");
 	}
-	cab_puts(b, "</h1>\n");
+	html_puts(b, "</h1>\n");
 	if (cab_has_text(f->notice)) {
-		cab_puts(b, "<p class=\"notice\" role=\"status\">");
-		cab_escape(b, f->notice);
-		cab_puts(b, "</p>\n");
+		html_puts(b, "<p class=\"notice\" role=\"status\">");
+		html_escape(b, f->notice);
+		html_puts(b, "</p>\n");
 	}
 	cab_error_summary(b, f);
 }
 
-static void cab_end(struct cab_buf *b)
+static void cab_end(struct html_buf *b)
 {
-	cab_puts(b, "</main>\n</body>\n</html>\n");
+	html_puts(b, "</main>\n</body>\n</html>\n");
 }
 
-static void cab_back_link(struct cab_buf *b, const char *href, const char *text)
+static void cab_back_link(struct html_buf *b, const char *href, const char *text)
 {
-	cab_puts(b, "<p class=\"back\"><a href=\"");
-	cab_puts(b, href);
-	cab_puts(b, "\">\xe2\x86\x90 ");
-	cab_puts(b, text);
-	cab_puts(b, "</a></p>\n");
+	html_puts(b, "<p class=\"back\"><a href=\"");
+	html_puts(b, href);
+	html_puts(b, "\">\xe2\x86\x90 ");
+	html_puts(b, text);
+	html_puts(b, "</a></p>\n");
 }
 
 /* Form fields */
@@ -667,17 +510,17 @@ static json_object *cab_field_value(const struct cabinet_frame *f, const char *n
 }
 
 /* Append the escaped value of a text field: a scalar, or array items one per line. */
-static void cab_field_text(struct cab_buf *b, json_object *v)
+static void cab_field_text(struct html_buf *b, json_object *v)
 {
 	size_t n;
 
 	switch (json_object_get_type(v)) {
 	case json_type_string:
 	case json_type_double:
-		cab_escape(b, json_object_get_string(v));
+		html_escape(b, json_object_get_string(v));
 		break;
 	case json_type_int:
-		cab_printf(b, "%lld", (long long)json_object_get_int64(v));
+		html_printf(b, "%lld", (long long)json_object_get_int64(v));
 		break;
 	case json_type_array:
 		n = json_object_array_length(v);
@@ -685,7 +528,7 @@ static void cab_field_text(struct cab_buf *b, json_object *v)
 			json_object *item = json_object_array_get_idx(v, i);
 
 			if (i > 0)
-				cab_puts(b, "\n");
+				html_puts(b, "\n");
 			if (json_object_is_type(item, json_type_string) ||
 			    json_object_is_type(item, json_type_int))
 				cab_field_text(b, item);
@@ -700,109 +543,109 @@ static void cab_field_text(struct cab_buf *b, json_object *v)
  * Open one field: a wrapper, the label, an optional hint and the field's
  * error message. The control follows, with cab_control_attrs().
  */
-static void cab_field_open(struct cab_buf *b, const struct cabinet_frame *f, const char *name,
+static void cab_field_open(struct html_buf *b, const struct cabinet_frame *f, const char *name,
                            const char *label, const char *hint)
 {
 	const char *error = cab_field_error(f, name);
 
-	cab_puts(b, error != NULL ? "<div class=\"field field-invalid\">\n" : "<div class=\"field\">\n");
-	cab_puts(b, "<label for=\"f-");
-	cab_puts(b, name);
-	cab_puts(b, "\">");
-	cab_puts(b, label);
-	cab_puts(b, "</label>\n");
+	html_puts(b, error != NULL ? "<div class=\"field field-invalid\">\n" : "<div class=\"field\">\n");
+	html_puts(b, "<label for=\"f-");
+	html_puts(b, name);
+	html_puts(b, "\">");
+	html_puts(b, label);
+	html_puts(b, "</label>\n");
 	if (hint != NULL) {
-		cab_puts(b, "<p class=\"hint\" id=\"f-");
-		cab_puts(b, name);
-		cab_puts(b, "-hint\">");
-		cab_puts(b, hint);
-		cab_puts(b, "</p>\n");
+		html_puts(b, "<p class=\"hint\" id=\"f-");
+		html_puts(b, name);
+		html_puts(b, "-hint\">");
+		html_puts(b, hint);
+		html_puts(b, "</p>\n");
 	}
 	if (error != NULL) {
-		cab_puts(b, "<p class=\"field-error\" id=\"f-");
-		cab_puts(b, name);
-		cab_puts(b, "-error\"><span class=\"visually-hidden\">Error: </span>");
-		cab_escape(b, error);
-		cab_puts(b, "</p>\n");
+		html_puts(b, "<p class=\"field-error\" id=\"f-");
+		html_puts(b, name);
+		html_puts(b, "-error\"><span class=\"visually-hidden\">Error: </span>");
+		html_escape(b, error);
+		html_puts(b, "</p>\n");
 	}
 }
 
 /* The name attribute and, when the field has a hint or an error, aria-describedby. */
-static void cab_describe_attrs(struct cab_buf *b, const struct cabinet_frame *f, const char *name,
+static void cab_describe_attrs(struct html_buf *b, const struct cabinet_frame *f, const char *name,
                                bool has_hint)
 {
 	bool has_error = cab_field_error(f, name) != NULL;
 
-	cab_puts(b, " name=\"");
-	cab_puts(b, name);
-	cab_puts(b, "\"");
+	html_puts(b, " name=\"");
+	html_puts(b, name);
+	html_puts(b, "\"");
 	if (!has_hint && !has_error)
 		return;
-	cab_puts(b, " aria-describedby=\"");
+	html_puts(b, " aria-describedby=\"");
 	if (has_hint) {
-		cab_puts(b, "f-");
-		cab_puts(b, name);
-		cab_puts(b, "-hint");
+		html_puts(b, "f-");
+		html_puts(b, name);
+		html_puts(b, "-hint");
 	}
 	if (has_error) {
-		cab_puts(b, has_hint ? " f-" : "f-");
-		cab_puts(b, name);
-		cab_puts(b, "-error\" aria-invalid=\"true");
+		html_puts(b, has_hint ? " f-" : "f-");
+		html_puts(b, name);
+		html_puts(b, "-error\" aria-invalid=\"true");
 	}
-	cab_puts(b, "\"");
+	html_puts(b, "\"");
 }
 
 /* The id, name and description attributes of the control of a field opened by cab_field_open(). */
-static void cab_control_attrs(struct cab_buf *b, const struct cabinet_frame *f, const char *name,
+static void cab_control_attrs(struct html_buf *b, const struct cabinet_frame *f, const char *name,
                               bool has_hint)
 {
-	cab_puts(b, " id=\"f-");
-	cab_puts(b, name);
-	cab_puts(b, "\"");
+	html_puts(b, " id=\"f-");
+	html_puts(b, name);
+	html_puts(b, "\"");
 	cab_describe_attrs(b, f, name, has_hint);
 }
 
 /* Append one <input> field. attrs is literal markup such as " required", and value is NULL for none. */
-static void cab_input(struct cab_buf *b, const struct cabinet_frame *f, const char *type,
+static void cab_input(struct html_buf *b, const struct cabinet_frame *f, const char *type,
                       const char *name, const char *label, const char *hint, const char *attrs,
                       json_object *value)
 {
 	cab_field_open(b, f, name, label, hint);
-	cab_puts(b, "<input type=\"");
-	cab_puts(b, type);
-	cab_puts(b, "\"");
+	html_puts(b, "<input type=\"");
+	html_puts(b, type);
+	html_puts(b, "\"");
 	cab_control_attrs(b, f, name, hint != NULL);
 	if (value != NULL) {
-		cab_puts(b, " value=\"");
+		html_puts(b, " value=\"");
 		cab_field_text(b, value);
-		cab_puts(b, "\"");
+		html_puts(b, "\"");
 	}
 	if (attrs != NULL)
-		cab_puts(b, attrs);
-	cab_puts(b, ">\n</div>\n");
+		html_puts(b, attrs);
+	html_puts(b, ">\n</div>\n");
 }
 
-static void cab_textarea(struct cab_buf *b, const struct cabinet_frame *f, const char *name,
+static void cab_textarea(struct html_buf *b, const struct cabinet_frame *f, const char *name,
                          const char *label, const char *hint, const char *attrs, json_object *value)
 {
 	cab_field_open(b, f, name, label, hint);
-	cab_puts(b, "<textarea");
+	html_puts(b, "<textarea");
 	cab_control_attrs(b, f, name, hint != NULL);
 	if (attrs != NULL)
-		cab_puts(b, attrs);
+		html_puts(b, attrs);
 	/* The parser drops one newline right after <textarea>, so a value starting with one keeps it. */
-	cab_puts(b, ">\n");
+	html_puts(b, ">\n");
 	cab_field_text(b, value);
-	cab_puts(b, "</textarea>\n</div>\n");
+	html_puts(b, "</textarea>\n</div>\n");
 }
 
-static void cab_option(struct cab_buf *b, const char *value, const char *label, bool selected)
+static void cab_option(struct html_buf *b, const char *value, const char *label, bool selected)
 {
-	cab_puts(b, "<option value=\"");
-	cab_escape(b, value);
-	cab_puts(b, selected ? "\" selected>" : "\">");
-	cab_escape(b, label);
-	cab_puts(b, "</option>\n");
+	html_puts(b, "<option value=\"");
+	html_escape(b, value);
+	html_puts(b, selected ? "\" selected>" : "\">");
+	html_escape(b, label);
+	html_puts(b, "</option>\n");
 }
 
 /*
@@ -810,7 +653,7 @@ static void cab_option(struct cab_buf *b, const char *value, const char *label, 
  * selected value missing from choices is added as an option, so saving
  * the form does not change it silently.
  */
-static void cab_select(struct cab_buf *b, const struct cabinet_frame *f, const char *name,
+static void cab_select(struct html_buf *b, const struct cabinet_frame *f, const char *name,
                        const char *label, const char *hint, json_object *choices,
                        const char *selected)
 {
@@ -818,9 +661,9 @@ static void cab_select(struct cab_buf *b, const struct cabinet_frame *f, const c
 	bool found = false;
 
 	cab_field_open(b, f, name, label, hint);
-	cab_puts(b, "<select");
+	html_puts(b, "<select");
 	cab_control_attrs(b, f, name, hint != NULL);
-	cab_puts(b, " required>\n");
+	html_puts(b, " required>\n");
 	for (size_t i = 0; i < n; i++) {
 		const char *choice = cab_value_string(json_object_array_get_idx(choices, i));
 		bool is_selected = choice != NULL && selected != NULL && strcmp(choice, selected) == 0;
@@ -832,63 +675,63 @@ static void cab_select(struct cab_buf *b, const struct cabinet_frame *f, const c
 	}
 	if (!found && cab_has_text(selected))
 		cab_option(b, selected, selected, true);
-	cab_puts(b, "</select>\n</div>\n");
+	html_puts(b, "</select>\n</div>\n");
 }
 
 /*
  * Open a group of checkboxes or radio buttons: a fieldset with the id the
  * error summary links to, its legend, a hint and the error message.
  */
-static void cab_group_open(struct cab_buf *b, const struct cabinet_frame *f, const char *name,
+static void cab_group_open(struct html_buf *b, const struct cabinet_frame *f, const char *name,
                            const char *legend, const char *hint)
 {
 	const char *error = cab_field_error(f, name);
 
-	cab_puts(b, error != NULL ? "<fieldset class=\"field group field-invalid\" id=\"f-"
+	html_puts(b, error != NULL ? "<fieldset class=\"field group field-invalid\" id=\"f-"
 	                          : "<fieldset class=\"field group\" id=\"f-");
-	cab_puts(b, name);
-	cab_puts(b, "\" tabindex=\"-1\">\n<legend>");
-	cab_puts(b, legend);
-	cab_puts(b, "</legend>\n");
+	html_puts(b, name);
+	html_puts(b, "\" tabindex=\"-1\">\n<legend>");
+	html_puts(b, legend);
+	html_puts(b, "</legend>\n");
 	if (hint != NULL) {
-		cab_puts(b, "<p class=\"hint\" id=\"f-");
-		cab_puts(b, name);
-		cab_puts(b, "-hint\">");
-		cab_puts(b, hint);
-		cab_puts(b, "</p>\n");
+		html_puts(b, "<p class=\"hint\" id=\"f-");
+		html_puts(b, name);
+		html_puts(b, "-hint\">");
+		html_puts(b, hint);
+		html_puts(b, "</p>\n");
 	}
 	if (error != NULL) {
-		cab_puts(b, "<p class=\"field-error\" id=\"f-");
-		cab_puts(b, name);
-		cab_puts(b, "-error\"><span class=\"visually-hidden\">Error: </span>");
-		cab_escape(b, error);
-		cab_puts(b, "</p>\n");
+		html_puts(b, "<p class=\"field-error\" id=\"f-");
+		html_puts(b, name);
+		html_puts(b, "-error\"><span class=\"visually-hidden\">Error: </span>");
+		html_escape(b, error);
+		html_puts(b, "</p>\n");
 	}
 }
 
 /* One checkbox or radio button of a group, with id "f-<name>-<value>". */
-static void cab_choice(struct cab_buf *b, const struct cabinet_frame *f, const char *type,
+static void cab_choice(struct html_buf *b, const struct cabinet_frame *f, const char *type,
                        const char *name, const char *value, const char *label, bool checked,
                        bool has_hint)
 {
-	cab_puts(b, "<div class=\"choice\"><input type=\"");
-	cab_puts(b, type);
-	cab_puts(b, "\" id=\"f-");
-	cab_puts(b, name);
-	cab_puts(b, "-");
-	cab_escape(b, value);
-	cab_puts(b, "\"");
+	html_puts(b, "<div class=\"choice\"><input type=\"");
+	html_puts(b, type);
+	html_puts(b, "\" id=\"f-");
+	html_puts(b, name);
+	html_puts(b, "-");
+	html_escape(b, value);
+	html_puts(b, "\"");
 	cab_describe_attrs(b, f, name, has_hint);
-	cab_puts(b, " value=\"");
-	cab_escape(b, value);
-	cab_puts(b, checked ? "\" checked>" : "\">");
-	cab_puts(b, "<label for=\"f-");
-	cab_puts(b, name);
-	cab_puts(b, "-");
-	cab_escape(b, value);
-	cab_puts(b, "\">");
-	cab_escape(b, label);
-	cab_puts(b, "</label></div>\n");
+	html_puts(b, " value=\"");
+	html_escape(b, value);
+	html_puts(b, checked ? "\" checked>" : "\">");
+	html_puts(b, "<label for=\"f-");
+	html_puts(b, name);
+	html_puts(b, "-");
+	html_escape(b, value);
+	html_puts(b, "\">");
+	html_escape(b, label);
+	html_puts(b, "</label></div>\n");
 }
 
 /*
@@ -920,22 +763,22 @@ static bool cab_list_contains(json_object *list, const char *item)
 	return false;
 }
 
-static void cab_form_open(struct cab_buf *b, const struct cabinet_frame *f, const char *action_prefix,
+static void cab_form_open(struct html_buf *b, const struct cabinet_frame *f, const char *action_prefix,
                           json_object *segment, const char *action_suffix, const char *class_name)
 {
-	cab_puts(b, "<form method=\"post\" action=\"");
-	cab_puts(b, action_prefix);
+	html_puts(b, "<form method=\"post\" action=\"");
+	html_puts(b, action_prefix);
 	if (segment != NULL)
 		cab_path_segment(b, segment);
 	if (action_suffix != NULL)
-		cab_puts(b, action_suffix);
-	cab_puts(b, "\"");
+		html_puts(b, action_suffix);
+	html_puts(b, "\"");
 	if (class_name != NULL) {
-		cab_puts(b, " class=\"");
-		cab_puts(b, class_name);
-		cab_puts(b, "\"");
+		html_puts(b, " class=\"");
+		html_puts(b, class_name);
+		html_puts(b, "\"");
 	}
-	cab_puts(b, ">\n");
+	html_puts(b, ">\n");
 	cab_csrf(b, f);
 }
 
@@ -946,25 +789,25 @@ static void cab_form_open(struct cab_buf *b, const struct cabinet_frame *f, cons
  * keys, percent-encoded, and the page number. It is written for an href
  * attribute, so "&" is "&amp;".
  */
-static void cab_page_query(struct cab_buf *b, json_object *filters, const char *const *keys,
+static void cab_page_query(struct html_buf *b, json_object *filters, const char *const *keys,
                            size_t key_count, int64_t page)
 {
-	cab_puts(b, "?");
+	html_puts(b, "?");
 	for (size_t i = 0; i < key_count; i++) {
 		const char *value = cab_string(filters, keys[i]);
 
 		if (!cab_has_text(value))
 			continue;
-		cab_puts(b, keys[i]);
-		cab_puts(b, "=");
-		cab_url_encode(b, value);
-		cab_puts(b, "&amp;");
+		html_puts(b, keys[i]);
+		html_puts(b, "=");
+		html_url_encode(b, value);
+		html_puts(b, "&amp;");
 	}
-	cab_printf(b, "page=%lld", (long long)page);
+	html_printf(b, "page=%lld", (long long)page);
 }
 
 /* Previous and Next links and "Page X of Y" from the meta object of a list response. */
-static void cab_paging(struct cab_buf *b, const char *path, json_object *meta, json_object *filters,
+static void cab_paging(struct html_buf *b, const char *path, json_object *meta, json_object *filters,
                        const char *const *keys, size_t key_count, const char *noun)
 {
 	int64_t total = 0, pages = 1, current = 1, next = 0;
@@ -979,33 +822,33 @@ static void cab_paging(struct cab_buf *b, const char *path, json_object *meta, j
 	if (!cab_int(meta, "nextPage", &next) && current < pages)
 		next = current + 1;
 
-	cab_puts(b, "<nav class=\"paging\" aria-label=\"Pages\">\n");
+	html_puts(b, "<nav class=\"paging\" aria-label=\"Pages\">\n");
 	if (current > 1) {
-		cab_puts(b, "<a rel=\"prev\" href=\"");
-		cab_puts(b, path);
+		html_puts(b, "<a rel=\"prev\" href=\"");
+		html_puts(b, path);
 		cab_page_query(b, filters, keys, key_count, current - 1);
-		cab_puts(b, "\">\xe2\x86\x90 Previous</a>\n");
+		html_puts(b, "\">\xe2\x86\x90 Previous</a>\n");
 	}
-	cab_printf(b, "<span>Page %lld of %lld \xc2\xb7 %lld ", (long long)current, (long long)pages,
+	html_printf(b, "<span>Page %lld of %lld \xc2\xb7 %lld ", (long long)current, (long long)pages,
 	           (long long)total);
-	cab_puts(b, noun);
-	cab_puts(b, "</span>\n");
+	html_puts(b, noun);
+	html_puts(b, "</span>\n");
 	if (next > current) {
-		cab_puts(b, "<a rel=\"next\" href=\"");
-		cab_puts(b, path);
+		html_puts(b, "<a rel=\"next\" href=\"");
+		html_puts(b, path);
 		cab_page_query(b, filters, keys, key_count, next);
-		cab_puts(b, "\">Next \xe2\x86\x92</a>\n");
+		html_puts(b, "\">Next \xe2\x86\x92</a>\n");
 	}
-	cab_puts(b, "</nav>\n");
+	html_puts(b, "</nav>\n");
 }
 
 /* Login */
 
-static void cab_login_credentials(struct cab_buf *b, const char *csrf_token)
+static void cab_login_credentials(struct html_buf *b, const char *csrf_token)
 {
-	cab_puts(b, "<form method=\"post\" action=\"/cabinet/login\" class=\"stack\">\n");
+	html_puts(b, "<form method=\"post\" action=\"/cabinet/login\" class=\"stack\">\n");
 	cab_hidden(b, "csrf_token", csrf_token);
-	cab_puts(b, "<div class=\"field\"><label for=\"f-email\">E-mail</label>\n"
+	html_puts(b, "<div class=\"field\"><label for=\"f-email\">E-mail</label>\n"
 	            "<input type=\"email\" id=\"f-email\" name=\"email\" autocomplete=\"username\""
 	            " maxlength=\"254\" required autofocus></div>\n"
 	            "<div class=\"field\"><label for=\"f-password\">Password</label>\n"
@@ -1014,39 +857,39 @@ static void cab_login_credentials(struct cab_buf *b, const char *csrf_token)
 	            "<button type=\"submit\">Sign in</button>\n</form>\n");
 }
 
-static void cab_login_code(struct cab_buf *b, const char *csrf_token)
+static void cab_login_code(struct html_buf *b, const char *csrf_token)
 {
-	cab_puts(b, "<p>Enter the code that your authenticator app shows for this account.</p>\n"
+	html_puts(b, "<p>Enter the code that your authenticator app shows for this account.</p>\n"
 	            "<form method=\"post\" action=\"/cabinet/login/totp\" class=\"stack\">\n");
 	cab_hidden(b, "csrf_token", csrf_token);
-	cab_puts(b, "<div class=\"field\"><label for=\"f-code\">Code</label>\n"
+	html_puts(b, "<div class=\"field\"><label for=\"f-code\">Code</label>\n"
 	            "<input type=\"text\" id=\"f-code\" name=\"code\" class=\"code\" inputmode=\"numeric\""
 	            " autocomplete=\"one-time-code\" maxlength=\"10\" required autofocus></div>\n"
 	            "<button type=\"submit\">Verify</button>\n</form>\n"
 	            "<form method=\"post\" action=\"/cabinet/logout\" class=\"inline-form\">\n");
 	cab_hidden(b, "csrf_token", csrf_token);
-	cab_puts(b, "<button type=\"submit\" class=\"link\">Cancel and sign in again</button>\n</form>\n");
+	html_puts(b, "<button type=\"submit\" class=\"link\">Cancel and sign in again</button>\n</form>\n");
 }
 
 char *cabinet_page_login(const char *csrf_token, const char *error, bool totp_step, size_t *len)
 {
-	struct cab_buf b = { 0 };
+	struct html_buf b = { .max = CABINET_PAGE_MAX };
 
 	cab_head(&b, totp_step ? "Two-step verification" : "Sign in", NULL, NULL, "login");
-	cab_puts(&b, "<main id=\"main\" class=\"card\">\n<p class=\"product\">CityPay merchant cabinet</p>\n<h1>");
-	cab_puts(&b, totp_step ? "Two-step verification" : "Sign in");
-	cab_puts(&b, "</h1>\n");
+	html_puts(&b, "<main id=\"main\" class=\"card\">\n<p class=\"product\">CityPay merchant cabinet</p>\n<h1>");
+	html_puts(&b, totp_step ? "Two-step verification" : "Sign in");
+	html_puts(&b, "</h1>\n");
 	if (cab_has_text(error)) {
-		cab_puts(&b, "<p class=\"error\" role=\"alert\">");
-		cab_escape(&b, error);
-		cab_puts(&b, "</p>\n");
+		html_puts(&b, "<p class=\"error\" role=\"alert\">");
+		html_escape(&b, error);
+		html_puts(&b, "</p>\n");
 	}
 	if (totp_step)
 		cab_login_code(&b, csrf_token);
 	else
 		cab_login_credentials(&b, csrf_token);
 	cab_end(&b);
-	return cab_finish(&b, len);
+	return html_finish(&b, len);
 }
 
 /* Tokens */
@@ -1064,107 +907,107 @@ static const char *cab_token_status_class(const char *status)
 	return "badge";
 }
 
-static void cab_token_status(struct cab_buf *b, json_object *token)
+static void cab_token_status(struct html_buf *b, json_object *token)
 {
 	const char *status = cab_string(token, "status");
 
-	cab_puts(b, "<span class=\"");
-	cab_puts(b, cab_token_status_class(status));
-	cab_puts(b, "\">");
-	cab_escape(b, cab_has_text(status) ? status : CAB_NONE);
-	cab_puts(b, "</span>");
+	html_puts(b, "<span class=\"");
+	html_puts(b, cab_token_status_class(status));
+	html_puts(b, "\">");
+	html_escape(b, cab_has_text(status) ? status : CAB_NONE);
+	html_puts(b, "</span>");
 }
 
 /* The name cell: the name and, when known, the last characters of the secret. */
-static void cab_token_name(struct cab_buf *b, json_object *token)
+static void cab_token_name(struct html_buf *b, json_object *token)
 {
 	const char *last = cab_string(token, "last_chars");
 
-	cab_puts(b, "<th scope=\"row\"><span class=\"token-name\">");
+	html_puts(b, "<th scope=\"row\"><span class=\"token-name\">");
 	cab_member_text(b, token, "name");
-	cab_puts(b, "</span>");
+	html_puts(b, "</span>");
 	if (cab_has_text(last)) {
-		cab_puts(b, "<br><span class=\"muted\">ends in <code>");
-		cab_escape(b, last);
-		cab_puts(b, "</code></span>");
+		html_puts(b, "<br><span class=\"muted\">ends in <code>");
+		html_escape(b, last);
+		html_puts(b, "</code></span>");
 	}
-	cab_puts(b, "</th>");
+	html_puts(b, "</th>");
 }
 
-static void cab_token_shop_urls(struct cab_buf *b, json_object *token)
+static void cab_token_shop_urls(struct html_buf *b, json_object *token)
 {
-	cab_puts(b, "<td><dl class=\"pairs\"><dt>Success</dt><dd>");
+	html_puts(b, "<td><dl class=\"pairs\"><dt>Success</dt><dd>");
 	cab_url(b, cab_string(token, "success_url"));
-	cab_puts(b, "</dd><dt>Cancel</dt><dd>");
+	html_puts(b, "</dd><dt>Cancel</dt><dd>");
 	cab_url(b, cab_string(token, "cancel_url"));
-	cab_puts(b, "</dd></dl></td>");
+	html_puts(b, "</dd></dl></td>");
 }
 
-static void cab_token_last_used(struct cab_buf *b, json_object *token)
+static void cab_token_last_used(struct html_buf *b, json_object *token)
 {
 	json_object *at = cab_get(token, "last_used_at");
 	const char *ip = cab_string(token, "last_used_ip");
 
-	cab_puts(b, "<td class=\"nowrap\">");
+	html_puts(b, "<td class=\"nowrap\">");
 	if (at == NULL && !cab_has_text(ip)) {
-		cab_puts(b, "never");
+		html_puts(b, "never");
 	} else {
 		cab_time_value(b, at);
-		cab_puts(b, "<br><span class=\"muted\">from ");
-		cab_escape(b, cab_has_text(ip) ? ip : CAB_NONE);
-		cab_puts(b, "</span>");
+		html_puts(b, "<br><span class=\"muted\">from ");
+		html_escape(b, cab_has_text(ip) ? ip : CAB_NONE);
+		html_puts(b, "</span>");
 	}
-	cab_puts(b, "</td>");
+	html_puts(b, "</td>");
 }
 
-static void cab_token_actions(struct cab_buf *b, json_object *token)
+static void cab_token_actions(struct html_buf *b, json_object *token)
 {
 	json_object *id = cab_get(token, "id");
 	const char *status = cab_string(token, "status");
 
-	cab_puts(b, "<td class=\"actions\">");
+	html_puts(b, "<td class=\"actions\">");
 	if (id == NULL) {
-		cab_puts(b, CAB_NONE "</td>");
+		html_puts(b, CAB_NONE "</td>");
 		return;
 	}
-	cab_puts(b, "<a href=\"/cabinet/tokens/");
+	html_puts(b, "<a href=\"/cabinet/tokens/");
 	cab_path_segment(b, id);
-	cab_puts(b, "/edit\">Edit<span class=\"visually-hidden\"> ");
+	html_puts(b, "/edit\">Edit<span class=\"visually-hidden\"> ");
 	cab_member_text(b, token, "name");
-	cab_puts(b, "</span></a>");
+	html_puts(b, "</span></a>");
 	if (status != NULL && strcmp(status, "active") == 0) {
-		cab_puts(b, " <a class=\"danger-link\" href=\"/cabinet/tokens/");
+		html_puts(b, " <a class=\"danger-link\" href=\"/cabinet/tokens/");
 		cab_path_segment(b, id);
-		cab_puts(b, "/revoke\">Revoke<span class=\"visually-hidden\"> ");
+		html_puts(b, "/revoke\">Revoke<span class=\"visually-hidden\"> ");
 		cab_member_text(b, token, "name");
-		cab_puts(b, "</span></a>");
+		html_puts(b, "</span></a>");
 	}
-	cab_puts(b, "</td>");
+	html_puts(b, "</td>");
 }
 
-static void cab_token_row(struct cab_buf *b, json_object *token)
+static void cab_token_row(struct html_buf *b, json_object *token)
 {
 	const char *status = cab_string(token, "status");
 
-	cab_puts(b, status != NULL && strcmp(status, "active") != 0 ? "<tr class=\"inactive\">" : "<tr>");
+	html_puts(b, status != NULL && strcmp(status, "active") != 0 ? "<tr class=\"inactive\">" : "<tr>");
 	cab_token_name(b, token);
-	cab_puts(b, "<td>");
+	html_puts(b, "<td>");
 	cab_token_status(b, token);
-	cab_puts(b, "</td>");
+	html_puts(b, "</td>");
 	cab_cell(b, token, "type");
 	cab_cell(b, token, "currency");
 	cab_cell(b, token, "mode");
 	cab_cell_time(b, token, "expires_at");
 	cab_token_last_used(b, token);
-	cab_puts(b, "<td class=\"mono\">");
+	html_puts(b, "<td class=\"mono\">");
 	cab_list(b, cab_get(token, "ip_whitelist"), false);
-	cab_puts(b, "</td><td>");
+	html_puts(b, "</td><td>");
 	cab_list(b, cab_get(token, "callback_urls"), true);
-	cab_puts(b, "</td>");
+	html_puts(b, "</td>");
 	cab_token_shop_urls(b, token);
 	cab_cell_time(b, token, "created_at");
 	cab_token_actions(b, token);
-	cab_puts(b, "</tr>\n");
+	html_puts(b, "</tr>\n");
 }
 
 static const char *const cab_token_columns[] = {
@@ -1174,14 +1017,14 @@ static const char *const cab_token_columns[] = {
 
 char *cabinet_page_tokens(const struct cabinet_frame *f, json_object *data, size_t *len)
 {
-	struct cab_buf b = { 0 };
+	struct html_buf b = { .max = CABINET_PAGE_MAX };
 	json_object *tokens = cab_get(data, "tokens");
 	size_t n = cab_array_length(tokens);
 
 	if (f == NULL)
 		return NULL;
 	cab_begin(&b, f, "Access tokens", NULL);
-	cab_puts(&b, "<p class=\"lead\">An access token lets your shop call the payment API."
+	html_puts(&b, "<p class=\"lead\">An access token lets your shop call the payment API."
 	             " Each token has its own IP whitelist, callback URLs and expiry.</p>\n"
 	             "<p><a class=\"button\" href=\"/cabinet/tokens/new\">Add token</a></p>\n");
 	if (n == 0) {
@@ -1194,13 +1037,13 @@ char *cabinet_page_tokens(const struct cabinet_frame *f, json_object *data, size
 		cab_table_close(&b);
 	}
 	cab_end(&b);
-	return cab_finish(&b, len);
+	return html_finish(&b, len);
 }
 
 /* Token form */
 
 /* Append an expires_at value for a datetime-local input: Unix seconds become "YYYY-MM-DDTHH:MM" UTC. */
-static void cab_datetime_local(struct cab_buf *b, json_object *v)
+static void cab_datetime_local(struct html_buf *b, json_object *v)
 {
 	int64_t seconds;
 	time_t t;
@@ -1215,22 +1058,22 @@ static void cab_datetime_local(struct cab_buf *b, json_object *v)
 	if ((int64_t)t != seconds || gmtime_r(&t, &tm) == NULL ||
 	    strftime(text, sizeof(text), "%Y-%m-%dT%H:%M", &tm) == 0)
 		return;
-	cab_puts(b, text);
+	html_puts(b, text);
 }
 
-static void cab_token_expiry_field(struct cab_buf *b, const struct cabinet_frame *f, json_object *token)
+static void cab_token_expiry_field(struct html_buf *b, const struct cabinet_frame *f, json_object *token)
 {
 	static const char hint[] = "After this moment API calls with the token are rejected.";
 
 	cab_field_open(b, f, "expires_at", "Expires at (UTC)", hint);
-	cab_puts(b, "<input type=\"datetime-local\"");
+	html_puts(b, "<input type=\"datetime-local\"");
 	cab_control_attrs(b, f, "expires_at", true);
-	cab_puts(b, " value=\"");
+	html_puts(b, " value=\"");
 	cab_datetime_local(b, cab_field_value(f, "expires_at", cab_get(token, "expires_at")));
-	cab_puts(b, "\" required>\n</div>\n");
+	html_puts(b, "\" required>\n</div>\n");
 }
 
-static void cab_token_mode_field(struct cab_buf *b, const struct cabinet_frame *f)
+static void cab_token_mode_field(struct html_buf *b, const struct cabinet_frame *f)
 {
 	static const char hint[] = "Sandbox tokens create orders that are paid on a simulated chain,"
 	                           " for testing. The mode cannot be changed later.";
@@ -1240,10 +1083,10 @@ static void cab_token_mode_field(struct cab_buf *b, const struct cabinet_frame *
 	cab_group_open(b, f, "mode", "Mode", hint);
 	cab_choice(b, f, "radio", "mode", "live", "Live: real payments", !sandbox, true);
 	cab_choice(b, f, "radio", "mode", "sandbox", "Sandbox: test payments, no real money", sandbox, true);
-	cab_puts(b, "</fieldset>\n");
+	html_puts(b, "</fieldset>\n");
 }
 
-static void cab_token_fields(struct cab_buf *b, const struct cabinet_frame *f, json_object *token,
+static void cab_token_fields(struct html_buf *b, const struct cabinet_frame *f, json_object *token,
                              json_object *choices)
 {
 	static const char type_hint[] = "crypto lets the buyer choose any coin you enabled in Settings;"
@@ -1282,7 +1125,7 @@ static void cab_token_fields(struct cab_buf *b, const struct cabinet_frame *f, j
 char *cabinet_page_token_form(const struct cabinet_frame *f, json_object *data,
                               json_object *choices, bool totp_required, size_t *len)
 {
-	struct cab_buf b = { 0 };
+	struct html_buf b = { .max = CABINET_PAGE_MAX };
 	bool adding = data == NULL;
 
 	if (f == NULL)
@@ -1302,60 +1145,60 @@ char *cabinet_page_token_form(const struct cabinet_frame *f, json_object *data,
 	if (adding) {
 		cab_token_mode_field(&b, f);
 	} else {
-		cab_puts(&b, "<p class=\"field\">Mode: <strong>");
+		html_puts(&b, "<p class=\"field\">Mode: <strong>");
 		cab_member_text(&b, data, "mode");
-		cab_puts(&b, "</strong> <span class=\"muted\">(fixed when the token was created)</span></p>\n");
+		html_puts(&b, "</strong> <span class=\"muted\">(fixed when the token was created)</span></p>\n");
 	}
 	if (totp_required)
 		cab_input(&b, f, "text", "totp_code", "Code from your authenticator app",
 		          "Two-step verification is on, so changing tokens needs a current code.",
 		          " class=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\""
 		          " maxlength=\"10\" required", NULL);
-	cab_puts(&b, adding ? "<div class=\"form-actions\"><button type=\"submit\">Create token</button>"
+	html_puts(&b, adding ? "<div class=\"form-actions\"><button type=\"submit\">Create token</button>"
 	                    : "<div class=\"form-actions\"><button type=\"submit\">Save changes</button>");
-	cab_puts(&b, " <a href=\"/cabinet/tokens\">Cancel</a></div>\n</form>\n");
+	html_puts(&b, " <a href=\"/cabinet/tokens\">Cancel</a></div>\n</form>\n");
 	cab_end(&b);
-	return cab_finish(&b, len);
+	return html_finish(&b, len);
 }
 
 /* One-time reveal */
 
 /* A readonly secret with a copy button that cabinet.js shows. */
-static void cab_secret(struct cab_buf *b, const char *id, const char *label, const char *button,
+static void cab_secret(struct html_buf *b, const char *id, const char *label, const char *button,
                        const char *hint, const char *value)
 {
-	cab_puts(b, "<div class=\"field secret\">\n<label for=\"");
-	cab_puts(b, id);
-	cab_puts(b, "\">");
-	cab_puts(b, label);
-	cab_puts(b, "</label>\n<p class=\"hint\" id=\"");
-	cab_puts(b, id);
-	cab_puts(b, "-hint\">");
-	cab_puts(b, hint);
-	cab_puts(b, "</p>\n<textarea id=\"");
-	cab_puts(b, id);
-	cab_puts(b, "\" class=\"secret-value\" rows=\"2\" readonly spellcheck=\"false\""
+	html_puts(b, "<div class=\"field secret\">\n<label for=\"");
+	html_puts(b, id);
+	html_puts(b, "\">");
+	html_puts(b, label);
+	html_puts(b, "</label>\n<p class=\"hint\" id=\"");
+	html_puts(b, id);
+	html_puts(b, "-hint\">");
+	html_puts(b, hint);
+	html_puts(b, "</p>\n<textarea id=\"");
+	html_puts(b, id);
+	html_puts(b, "\" class=\"secret-value\" rows=\"2\" readonly spellcheck=\"false\""
 	            " autocomplete=\"off\" aria-describedby=\"");
-	cab_puts(b, id);
-	cab_puts(b, "-hint\">\n");
-	cab_escape(b, value);
-	cab_puts(b, "</textarea>\n<button type=\"button\" class=\"secondary small copy-button\""
+	html_puts(b, id);
+	html_puts(b, "-hint\">\n");
+	html_escape(b, value);
+	html_puts(b, "</textarea>\n<button type=\"button\" class=\"secondary small copy-button\""
 	            " data-copy-target=\"");
-	cab_puts(b, id);
-	cab_puts(b, "\" hidden>");
-	cab_puts(b, button);
-	cab_puts(b, "</button>\n</div>\n");
+	html_puts(b, id);
+	html_puts(b, "\" hidden>");
+	html_puts(b, button);
+	html_puts(b, "</button>\n</div>\n");
 }
 
 char *cabinet_page_token_reveal(const struct cabinet_frame *f, json_object *data, size_t *len)
 {
-	struct cab_buf b = { 0 };
+	struct html_buf b = { .max = CABINET_PAGE_MAX };
 	json_object *token = cab_get(data, "token");
 
 	if (f == NULL)
 		return NULL;
 	cab_begin(&b, f, "Token created", cab_string(token, "name"));
-	cab_puts(&b, "<div class=\"warning\" role=\"alert\">\n<h2>Copy both values now</h2>\n"
+	html_puts(&b, "<div class=\"warning\" role=\"alert\">\n<h2>Copy both values now</h2>\n"
 	             "<p>They are shown only once and cannot be shown again: the gateway keeps"
 	             " only a digest of the token and an encrypted copy of the secret that it"
 	             " uses to sign callbacks. If you lose one, revoke this token and create a"
@@ -1367,24 +1210,24 @@ char *cabinet_page_token_reveal(const struct cabinet_frame *f, json_object *data
 	           "Your shop uses it to verify the signature of every callback it receives.",
 	           cab_string(data, "signing_secret"));
 
-	cab_puts(&b, "<dl class=\"summary\">\n<dt>Type</dt><dd>");
+	html_puts(&b, "<dl class=\"summary\">\n<dt>Type</dt><dd>");
 	cab_member_text(&b, token, "type");
-	cab_puts(&b, "</dd>\n<dt>Mode</dt><dd>");
+	html_puts(&b, "</dd>\n<dt>Mode</dt><dd>");
 	cab_member_text(&b, token, "mode");
-	cab_puts(&b, "</dd>\n<dt>Expires</dt><dd>");
+	html_puts(&b, "</dd>\n<dt>Expires</dt><dd>");
 	cab_member_time(&b, token, "expires_at");
-	cab_puts(&b, "</dd>\n</dl>\n"
+	html_puts(&b, "</dd>\n</dl>\n"
 	             "<p><a class=\"button\" href=\"/cabinet/tokens\">I stored both values,"
 	             " back to the tokens</a></p>\n");
 	cab_end(&b);
-	return cab_finish(&b, len);
+	return html_finish(&b, len);
 }
 
 /* Revoke confirmation */
 
 char *cabinet_page_token_revoke(const struct cabinet_frame *f, json_object *data, size_t *len)
 {
-	struct cab_buf b = { 0 };
+	struct html_buf b = { .max = CABINET_PAGE_MAX };
 	const char *status = cab_string(data, "status");
 
 	if (f == NULL)
@@ -1392,38 +1235,38 @@ char *cabinet_page_token_revoke(const struct cabinet_frame *f, json_object *data
 	cab_begin(&b, f, "Revoke token", cab_has_text(cab_string(data, "name")) ?
 	                                   cab_string(data, "name") : "");
 	cab_back_link(&b, "/cabinet/tokens", "All tokens");
-	cab_puts(&b, "<dl class=\"summary\">\n<dt>Type</dt><dd>");
+	html_puts(&b, "<dl class=\"summary\">\n<dt>Type</dt><dd>");
 	cab_member_text(&b, data, "type");
-	cab_puts(&b, "</dd>\n<dt>Mode</dt><dd>");
+	html_puts(&b, "</dd>\n<dt>Mode</dt><dd>");
 	cab_member_text(&b, data, "mode");
-	cab_puts(&b, "</dd>\n<dt>Ends in</dt><dd><code>");
+	html_puts(&b, "</dd>\n<dt>Ends in</dt><dd><code>");
 	cab_member_text(&b, data, "last_chars");
-	cab_puts(&b, "</code></dd>\n<dt>Last used</dt><dd>");
+	html_puts(&b, "</code></dd>\n<dt>Last used</dt><dd>");
 	cab_member_time(&b, data, "last_used_at");
-	cab_puts(&b, "</dd>\n</dl>\n");
+	html_puts(&b, "</dd>\n</dl>\n");
 
 	if (status != NULL && strcmp(status, "revoked") == 0) {
-		cab_puts(&b, "<p>This token is already revoked.</p>\n");
+		html_puts(&b, "<p>This token is already revoked.</p>\n");
 		cab_end(&b);
-		return cab_finish(&b, len);
+		return html_finish(&b, len);
 	}
-	cab_puts(&b, "<div class=\"warning\" role=\"note\">\n<p><strong>API calls with this token are"
+	html_puts(&b, "<div class=\"warning\" role=\"note\">\n<p><strong>API calls with this token are"
 	             " rejected immediately.</strong> Revoking cannot be undone. If your shop still"
 	             " uses this token, create a new one and switch the shop to it first.</p>\n</div>\n");
-	cab_puts(&b, "<form method=\"post\" action=\"/cabinet/tokens/");
+	html_puts(&b, "<form method=\"post\" action=\"/cabinet/tokens/");
 	cab_path_segment(&b, cab_get(data, "id"));
-	cab_puts(&b, "/revoke\" class=\"confirm\""
+	html_puts(&b, "/revoke\" class=\"confirm\""
 	             " data-confirm=\"Revoke this token? API calls with it are rejected immediately.\">\n");
 	cab_csrf(&b, f);
-	cab_puts(&b, "<div class=\"form-actions\"><button type=\"submit\" class=\"danger\">Revoke token</button>"
+	html_puts(&b, "<div class=\"form-actions\"><button type=\"submit\" class=\"danger\">Revoke token</button>"
 	             " <a href=\"/cabinet/tokens\">Cancel</a></div>\n</form>\n");
 	cab_end(&b);
-	return cab_finish(&b, len);
+	return html_finish(&b, len);
 }
 
 /* Settings */
 
-static void cab_settings_coins(struct cab_buf *b, const struct cabinet_frame *f, json_object *settings,
+static void cab_settings_coins(struct html_buf *b, const struct cabinet_frame *f, json_object *settings,
                                json_object *coins)
 {
 	json_object *enabled = cab_field_value(f, "enabled_coins", cab_get(settings, "enabled_coins"));
@@ -1439,11 +1282,11 @@ static void cab_settings_coins(struct cab_buf *b, const struct cabinet_frame *f,
 			           cab_list_contains(enabled, coin), true);
 	}
 	if (n == 0)
-		cab_puts(b, "<p class=\"muted\">The operator has enabled no coins.</p>\n");
-	cab_puts(b, "</fieldset>\n");
+		html_puts(b, "<p class=\"muted\">The operator has enabled no coins.</p>\n");
+	html_puts(b, "</fieldset>\n");
 }
 
-static void cab_settings_auto_exchange(struct cab_buf *b, const struct cabinet_frame *f,
+static void cab_settings_auto_exchange(struct html_buf *b, const struct cabinet_frame *f,
                                        json_object *settings)
 {
 	bool checked;
@@ -1458,12 +1301,12 @@ static void cab_settings_auto_exchange(struct cab_buf *b, const struct cabinet_f
 	               "Tokens of type binance_pay require auto-exchange.");
 	cab_choice(b, f, "checkbox", "auto_exchange", "on", "Exchange received coins automatically",
 	           checked, true);
-	cab_puts(b, "</fieldset>\n");
+	html_puts(b, "</fieldset>\n");
 }
 
 char *cabinet_page_settings(const struct cabinet_frame *f, json_object *data, size_t *len)
 {
-	struct cab_buf b = { 0 };
+	struct html_buf b = { .max = CABINET_PAGE_MAX };
 	json_object *settings = cab_get(data, "settings");
 	json_object *choices = cab_get(data, "choices");
 
@@ -1490,19 +1333,19 @@ char *cabinet_page_settings(const struct cabinet_frame *f, json_object *data, si
 	          " min=\"1\" max=\"10080\" step=\"1\" inputmode=\"numeric\" required",
 	          cab_field_value(f, "order_expiry_minutes", cab_get(settings, "order_expiry_minutes")));
 	cab_settings_auto_exchange(&b, f, settings);
-	cab_puts(&b, "<div class=\"form-actions\"><button type=\"submit\">Save settings</button></div>\n"
+	html_puts(&b, "<div class=\"form-actions\"><button type=\"submit\">Save settings</button></div>\n"
 	             "</form>\n");
 	cab_end(&b);
-	return cab_finish(&b, len);
+	return html_finish(&b, len);
 }
 
 /* Orders */
 
 static const char *const cab_order_filter_keys[] = { "status", "from", "to", "token" };
 
-static void cab_orders_filter_status(struct cab_buf *b, const char *current)
+static void cab_orders_filter_status(struct html_buf *b, const char *current)
 {
-	cab_puts(b, "<div class=\"field\"><label for=\"filter-status\">Status</label>\n"
+	html_puts(b, "<div class=\"field\"><label for=\"filter-status\">Status</label>\n"
 	            "<select id=\"filter-status\" name=\"status\">\n");
 	cab_option(b, "", "any", !cab_has_text(current));
 	for (int s = ORDER_IN_PROGRESS; s <= ORDER_CANCELED; s++) {
@@ -1511,70 +1354,70 @@ static void cab_orders_filter_status(struct cab_buf *b, const char *current)
 		cab_option(b, code, order_status_label((enum order_status)s),
 		           current != NULL && strcmp(current, code) == 0);
 	}
-	cab_puts(b, "</select></div>\n");
+	html_puts(b, "</select></div>\n");
 }
 
-static void cab_filter_input(struct cab_buf *b, const char *type, const char *name, const char *label,
+static void cab_filter_input(struct html_buf *b, const char *type, const char *name, const char *label,
                              const char *value, const char *attrs)
 {
-	cab_puts(b, "<div class=\"field\"><label for=\"filter-");
-	cab_puts(b, name);
-	cab_puts(b, "\">");
-	cab_puts(b, label);
-	cab_puts(b, "</label>\n<input type=\"");
-	cab_puts(b, type);
-	cab_puts(b, "\" id=\"filter-");
-	cab_puts(b, name);
-	cab_puts(b, "\" name=\"");
-	cab_puts(b, name);
-	cab_puts(b, "\" value=\"");
-	cab_escape(b, value);
-	cab_puts(b, "\"");
-	cab_puts(b, attrs);
-	cab_puts(b, "></div>\n");
+	html_puts(b, "<div class=\"field\"><label for=\"filter-");
+	html_puts(b, name);
+	html_puts(b, "\">");
+	html_puts(b, label);
+	html_puts(b, "</label>\n<input type=\"");
+	html_puts(b, type);
+	html_puts(b, "\" id=\"filter-");
+	html_puts(b, name);
+	html_puts(b, "\" name=\"");
+	html_puts(b, name);
+	html_puts(b, "\" value=\"");
+	html_escape(b, value);
+	html_puts(b, "\"");
+	html_puts(b, attrs);
+	html_puts(b, "></div>\n");
 }
 
-static void cab_orders_filters(struct cab_buf *b, json_object *filters)
+static void cab_orders_filters(struct html_buf *b, json_object *filters)
 {
-	cab_puts(b, "<form method=\"get\" action=\"/cabinet/orders\" class=\"filters\" role=\"search\""
+	html_puts(b, "<form method=\"get\" action=\"/cabinet/orders\" class=\"filters\" role=\"search\""
 	            " aria-label=\"Filter orders\">\n");
 	cab_orders_filter_status(b, cab_string(filters, "status"));
 	cab_filter_input(b, "date", "from", "From (UTC)", cab_string(filters, "from"), "");
 	cab_filter_input(b, "date", "to", "To (UTC)", cab_string(filters, "to"), "");
 	cab_filter_input(b, "text", "token", "Token name", cab_string(filters, "token"),
 	                 " maxlength=\"100\"");
-	cab_puts(b, "<div class=\"filter-actions\"><button type=\"submit\">Filter</button>"
+	html_puts(b, "<div class=\"filter-actions\"><button type=\"submit\">Filter</button>"
 	            " <a href=\"/cabinet/orders\">Clear</a></div>\n</form>\n");
 }
 
-static void cab_order_row(struct cab_buf *b, json_object *order)
+static void cab_order_row(struct html_buf *b, json_object *order)
 {
 	json_object *token = cab_get(order, "token");
 
-	cab_puts(b, "<tr>");
+	html_puts(b, "<tr>");
 	cab_cell_time(b, order, "created_at");
-	cab_puts(b, "<td class=\"mono\">");
+	html_puts(b, "<td class=\"mono\">");
 	if (json_object_is_type(token, json_type_string) && json_object_get_string_len(token) > 0) {
-		cab_puts(b, "<a href=\"/cabinet/orders/");
+		html_puts(b, "<a href=\"/cabinet/orders/");
 		cab_path_segment(b, token);
-		cab_puts(b, "\">");
+		html_puts(b, "\">");
 		cab_text(b, token);
-		cab_puts(b, "</a>");
+		html_puts(b, "</a>");
 	} else {
-		cab_puts(b, CAB_NONE);
+		html_puts(b, CAB_NONE);
 	}
-	cab_puts(b, "</td>");
+	html_puts(b, "</td>");
 	cab_cell(b, order, "client_order_id");
-	cab_puts(b, "<td>");
+	html_puts(b, "<td>");
 	cab_order_status(b, cab_string(order, "status"));
-	cab_puts(b, "</td><td class=\"number\">");
+	html_puts(b, "</td><td class=\"number\">");
 	cab_member_text(b, order, "amount");
-	cab_puts(b, " ");
-	cab_escape(b, cab_string(order, "currency"));
-	cab_puts(b, "</td>");
+	html_puts(b, " ");
+	html_escape(b, cab_string(order, "currency"));
+	html_puts(b, "</td>");
 	cab_cell(b, order, "coin");
 	cab_cell(b, order, "token_name");
-	cab_puts(b, "</tr>\n");
+	html_puts(b, "</tr>\n");
 }
 
 static const char *const cab_order_columns[] = {
@@ -1583,7 +1426,7 @@ static const char *const cab_order_columns[] = {
 
 char *cabinet_page_orders(const struct cabinet_frame *f, json_object *data, size_t *len)
 {
-	struct cab_buf b = { 0 };
+	struct html_buf b = { .max = CABINET_PAGE_MAX };
 	json_object *orders = cab_get(data, "orders");
 	json_object *filters = cab_get(data, "filters");
 	size_t n = cab_array_length(orders);
@@ -1604,68 +1447,68 @@ char *cabinet_page_orders(const struct cabinet_frame *f, json_object *data, size
 	cab_paging(&b, "/cabinet/orders", cab_get(data, "meta"), filters, cab_order_filter_keys,
 	           sizeof(cab_order_filter_keys) / sizeof(cab_order_filter_keys[0]), "orders");
 	cab_end(&b);
-	return cab_finish(&b, len);
+	return html_finish(&b, len);
 }
 
 /* One order */
 
-static void cab_order_summary(struct cab_buf *b, json_object *order)
+static void cab_order_summary(struct html_buf *b, json_object *order)
 {
 	json_object *status = cab_get(order, "status");
 	json_object *currency = cab_get(order, "currency");
 	const char *coin = cab_string(order, "coin");
 	const char *description = cab_string(order, "description");
 
-	cab_puts(b, "<dl class=\"summary\">\n<dt>Status</dt><dd>");
+	html_puts(b, "<dl class=\"summary\">\n<dt>Status</dt><dd>");
 	cab_order_status(b, cab_string(status, "code"));
-	cab_puts(b, "</dd>\n<dt>Amount</dt><dd>");
+	html_puts(b, "</dd>\n<dt>Amount</dt><dd>");
 	cab_member_text(b, order, "amountFiat");
-	cab_puts(b, " ");
-	cab_escape(b, cab_string(currency, "abbreviation"));
-	cab_puts(b, "</dd>\n<dt>Crypto amount</dt><dd>");
+	html_puts(b, " ");
+	html_escape(b, cab_string(currency, "abbreviation"));
+	html_puts(b, "</dd>\n<dt>Crypto amount</dt><dd>");
 	if (cab_get(order, "amount") != NULL) {
 		cab_member_text(b, order, "amount");
-		cab_puts(b, " ");
-		cab_escape(b, coin);
+		html_puts(b, " ");
+		html_escape(b, coin);
 	} else {
-		cab_puts(b, CAB_NONE);
+		html_puts(b, CAB_NONE);
 	}
-	cab_puts(b, "</dd>\n<dt>Coin</dt><dd>");
+	html_puts(b, "</dd>\n<dt>Coin</dt><dd>");
 	cab_member_text(b, order, "coin");
-	cab_puts(b, "</dd>\n<dt>Exchange rate</dt><dd>");
+	html_puts(b, "</dd>\n<dt>Exchange rate</dt><dd>");
 	cab_member_text(b, order, "exchangeRate");
-	cab_puts(b, "</dd>\n<dt>Address</dt><dd class=\"mono wrap\">");
+	html_puts(b, "</dd>\n<dt>Address</dt><dd class=\"mono wrap\">");
 	cab_member_text(b, order, "address");
-	cab_puts(b, "</dd>\n<dt>Order ID</dt><dd>");
+	html_puts(b, "</dd>\n<dt>Order ID</dt><dd>");
 	cab_member_text(b, order, "orderId");
-	cab_puts(b, "</dd>\n<dt>Buyer e-mail</dt><dd>");
+	html_puts(b, "</dd>\n<dt>Buyer e-mail</dt><dd>");
 	cab_member_text(b, order, "email");
-	cab_puts(b, "</dd>\n");
+	html_puts(b, "</dd>\n");
 	if (cab_has_text(description)) {
-		cab_puts(b, "<dt>Description</dt><dd class=\"pre\">");
-		cab_escape(b, description);
-		cab_puts(b, "</dd>\n");
+		html_puts(b, "<dt>Description</dt><dd class=\"pre\">");
+		html_escape(b, description);
+		html_puts(b, "</dd>\n");
 	}
-	cab_puts(b, "<dt>Created</dt><dd>");
+	html_puts(b, "<dt>Created</dt><dd>");
 	cab_order_time(b, order, "createdAtMiliseconds", "createdAt");
-	cab_puts(b, "</dd>\n<dt>Expires</dt><dd>");
+	html_puts(b, "</dd>\n<dt>Expires</dt><dd>");
 	cab_order_time(b, order, "expiresAt", NULL);
-	cab_puts(b, "</dd>\n");
+	html_puts(b, "</dd>\n");
 	if (cab_bool(order, "sandbox"))
-		cab_puts(b, "<dt>Mode</dt><dd>sandbox</dd>\n");
-	cab_puts(b, "</dl>\n");
+		html_puts(b, "<dt>Mode</dt><dd>sandbox</dd>\n");
+	html_puts(b, "</dl>\n");
 }
 
 static const char *const cab_transaction_columns[] = {
 	"Hash", "Amount", "Confirmations", "Created",
 };
 
-static void cab_order_transactions(struct cab_buf *b, json_object *order)
+static void cab_order_transactions(struct html_buf *b, json_object *order)
 {
 	json_object *transactions = cab_get(order, "transactions");
 	size_t n = cab_array_length(transactions);
 
-	cab_puts(b, "<h2>Transactions</h2>\n");
+	html_puts(b, "<h2>Transactions</h2>\n");
 	if (n == 0) {
 		cab_empty(b, "No transactions seen for this order.");
 		return;
@@ -1676,69 +1519,69 @@ static void cab_order_transactions(struct cab_buf *b, json_object *order)
 		json_object *tx = json_object_array_get_idx(transactions, i);
 		const char *coin = cab_string(tx, "coin");
 
-		cab_puts(b, "<tr><td class=\"mono wrap\">");
+		html_puts(b, "<tr><td class=\"mono wrap\">");
 		cab_member_text(b, tx, "hash");
-		cab_puts(b, "</td><td class=\"number\">");
+		html_puts(b, "</td><td class=\"number\">");
 		cab_member_text(b, tx, "amount");
-		cab_puts(b, " ");
-		cab_escape(b, cab_has_text(coin) ? coin : cab_string(order, "coin"));
-		cab_puts(b, "</td>");
+		html_puts(b, " ");
+		html_escape(b, cab_has_text(coin) ? coin : cab_string(order, "coin"));
+		html_puts(b, "</td>");
 		cab_cell(b, tx, "confirmations");
-		cab_puts(b, "<td class=\"nowrap\">");
+		html_puts(b, "<td class=\"nowrap\">");
 		cab_order_time(b, tx, "createdAtMiliseconds", "createdAt");
-		cab_puts(b, "</td></tr>\n");
+		html_puts(b, "</td></tr>\n");
 	}
 	cab_table_close(b);
 }
 
 /* The result of the last attempt: the HTTP status, else the error text. */
-static void cab_delivery_result(struct cab_buf *b, json_object *delivery)
+static void cab_delivery_result(struct html_buf *b, json_object *delivery)
 {
 	json_object *status = cab_get(delivery, "last_http_status");
 	const char *error = cab_string(delivery, "last_error");
 
-	cab_puts(b, "<td>");
+	html_puts(b, "<td>");
 	if (status != NULL) {
-		cab_puts(b, "HTTP ");
+		html_puts(b, "HTTP ");
 		cab_text(b, status);
 		if (cab_has_text(error))
-			cab_puts(b, "<br>");
+			html_puts(b, "<br>");
 	}
 	if (cab_has_text(error)) {
-		cab_puts(b, "<span class=\"error-text\">");
-		cab_escape(b, error);
-		cab_puts(b, "</span>");
+		html_puts(b, "<span class=\"error-text\">");
+		html_escape(b, error);
+		html_puts(b, "</span>");
 	}
 	if (cab_has_text(cab_string(delivery, "last_response"))) {
-		/* The merchant's own answer, truncated when it was stored; shown
+		/* The merchant's own response, truncated when it was stored; shown
 		 * only here, in that merchant's delivery log. */
-		cab_puts(b, "<br><span class=\"mono\">");
-		cab_escape(b, cab_string(delivery, "last_response"));
-		cab_puts(b, "</span>");
+		html_puts(b, "<br><span class=\"mono\">");
+		html_escape(b, cab_string(delivery, "last_response"));
+		html_puts(b, "</span>");
 	}
 	if (status == NULL && !cab_has_text(error))
-		cab_puts(b, CAB_NONE);
-	cab_puts(b, "</td>");
+		html_puts(b, CAB_NONE);
+	html_puts(b, "</td>");
 }
 
-static void cab_delivery_resend(struct cab_buf *b, const struct cabinet_frame *f, json_object *order_token,
+static void cab_delivery_resend(struct html_buf *b, const struct cabinet_frame *f, json_object *order_token,
                                 json_object *delivery)
 {
 	json_object *id = cab_get(delivery, "id");
 	int64_t number;
 
-	cab_puts(b, "<td>");
+	html_puts(b, "<td>");
 	if (id == NULL || order_token == NULL) {
-		cab_puts(b, CAB_NONE "</td>");
+		html_puts(b, CAB_NONE "</td>");
 		return;
 	}
 	cab_form_open(b, f, "/cabinet/orders/", order_token, "/resend", "inline-form");
-	cab_puts(b, "<input type=\"hidden\" name=\"delivery_id\" value=\"");
+	html_puts(b, "<input type=\"hidden\" name=\"delivery_id\" value=\"");
 	cab_text(b, id);
-	cab_puts(b, "\">\n<button type=\"submit\" class=\"secondary small\">Resend");
+	html_puts(b, "\">\n<button type=\"submit\" class=\"secondary small\">Resend");
 	if (cab_value_int(id, &number))
-		cab_printf(b, "<span class=\"visually-hidden\"> delivery %lld</span>", (long long)number);
-	cab_puts(b, "</button>\n</form></td>");
+		html_printf(b, "<span class=\"visually-hidden\"> delivery %lld</span>", (long long)number);
+	html_puts(b, "</button>\n</form></td>");
 }
 
 static const char *const cab_delivery_columns[] = {
@@ -1746,13 +1589,13 @@ static const char *const cab_delivery_columns[] = {
 	"Delivered", "Send again",
 };
 
-static void cab_order_deliveries(struct cab_buf *b, const struct cabinet_frame *f, json_object *data)
+static void cab_order_deliveries(struct html_buf *b, const struct cabinet_frame *f, json_object *data)
 {
 	json_object *deliveries = cab_get(data, "deliveries");
 	json_object *order_token = cab_get(cab_get(data, "order"), "token");
 	size_t n = cab_array_length(deliveries);
 
-	cab_puts(b, "<h2>Callback deliveries</h2>\n");
+	html_puts(b, "<h2>Callback deliveries</h2>\n");
 	if (n == 0) {
 		cab_empty(b, "No callbacks were sent for this order yet.");
 		return;
@@ -1762,29 +1605,29 @@ static void cab_order_deliveries(struct cab_buf *b, const struct cabinet_frame *
 	for (size_t i = 0; i < n; i++) {
 		json_object *delivery = json_object_array_get_idx(deliveries, i);
 
-		cab_puts(b, "<tr>");
-		cab_puts(b, "<td class=\"mono\">");
+		html_puts(b, "<tr>");
+		html_puts(b, "<td class=\"mono\">");
 		cab_member_text(b, delivery, "event_id");
-		cab_puts(b, "</td>");
+		html_puts(b, "</td>");
 		cab_cell(b, delivery, "action");
 		cab_cell(b, delivery, "sequence");
-		cab_puts(b, "<td>");
+		html_puts(b, "<td>");
 		cab_url(b, cab_string(delivery, "url"));
-		cab_puts(b, "</td>");
+		html_puts(b, "</td>");
 		cab_cell(b, delivery, "state");
 		cab_cell(b, delivery, "attempts");
 		cab_delivery_result(b, delivery);
 		cab_cell_time(b, delivery, "last_attempt_at");
 		cab_cell_time(b, delivery, "delivered_at");
 		cab_delivery_resend(b, f, order_token, delivery);
-		cab_puts(b, "</tr>\n");
+		html_puts(b, "</tr>\n");
 	}
 	cab_table_close(b);
 }
 
 char *cabinet_page_order(const struct cabinet_frame *f, json_object *data, size_t *len)
 {
-	struct cab_buf b = { 0 };
+	struct html_buf b = { .max = CABINET_PAGE_MAX };
 	json_object *order = cab_get(data, "order");
 	const char *token = cab_string(order, "token");
 
@@ -1794,14 +1637,14 @@ char *cabinet_page_order(const struct cabinet_frame *f, json_object *data, size_
 	cab_back_link(&b, "/cabinet/orders", "All orders");
 	cab_order_summary(&b, order);
 	if (cab_has_text(token)) {
-		cab_puts(&b, "<p><a href=\"/invoice?token=");
-		cab_url_encode(&b, token);
-		cab_puts(&b, "\">Open the buyer's payment page</a></p>\n");
+		html_puts(&b, "<p><a href=\"/invoice?token=");
+		html_url_encode(&b, token);
+		html_puts(&b, "\">Open the buyer's payment page</a></p>\n");
 	}
 	cab_order_transactions(&b, order);
 	cab_order_deliveries(&b, f, data);
 	cab_end(&b);
-	return cab_finish(&b, len);
+	return html_finish(&b, len);
 }
 
 /* Deposits */
@@ -1812,7 +1655,7 @@ static const char *const cab_deposit_columns[] = {
 
 char *cabinet_page_deposits(const struct cabinet_frame *f, json_object *data, size_t *len)
 {
-	struct cab_buf b = { 0 };
+	struct html_buf b = { .max = CABINET_PAGE_MAX };
 	json_object *deposits = cab_get(data, "deposits");
 	size_t n = cab_array_length(deposits);
 
@@ -1827,21 +1670,21 @@ char *cabinet_page_deposits(const struct cabinet_frame *f, json_object *data, si
 		for (size_t i = 0; i < n; i++) {
 			json_object *deposit = json_object_array_get_idx(deposits, i);
 
-			cab_puts(&b, "<tr>");
+			html_puts(&b, "<tr>");
 			cab_cell_time(&b, deposit, "created_at");
-			cab_puts(&b, "<td class=\"mono\">");
+			html_puts(&b, "<td class=\"mono\">");
 			cab_member_text(&b, deposit, "deposit_token");
-			cab_puts(&b, "</td>");
+			html_puts(&b, "</td>");
 			cab_cell(&b, deposit, "deposit_id");
 			cab_cell(&b, deposit, "currency");
 			cab_cell(&b, deposit, "token");
-			cab_puts(&b, "</tr>\n");
+			html_puts(&b, "</tr>\n");
 		}
 		cab_table_close(&b);
 	}
 	cab_paging(&b, "/cabinet/deposits", cab_get(data, "meta"), NULL, NULL, 0, "deposits");
 	cab_end(&b);
-	return cab_finish(&b, len);
+	return html_finish(&b, len);
 }
 
 /* Audit log */
@@ -1858,29 +1701,29 @@ static const char *const cab_audit_actions[][2] = {
 	{ "totp_enabled", "Two-step verification turned on" },
 };
 
-static void cab_audit_action(struct cab_buf *b, const char *action)
+static void cab_audit_action(struct html_buf *b, const char *action)
 {
 	for (size_t i = 0; action != NULL && i < sizeof(cab_audit_actions) / sizeof(cab_audit_actions[0]); i++) {
 		if (strcmp(action, cab_audit_actions[i][0]) == 0) {
-			cab_puts(b, cab_audit_actions[i][1]);
+			html_puts(b, cab_audit_actions[i][1]);
 			return;
 		}
 	}
-	cab_escape(b, cab_has_text(action) ? action : CAB_NONE);
+	html_escape(b, cab_has_text(action) ? action : CAB_NONE);
 }
 
 static const char *const cab_audit_columns[] = { "Time", "Action", "Address", "Detail" };
 
 char *cabinet_page_audit(const struct cabinet_frame *f, json_object *data, size_t *len)
 {
-	struct cab_buf b = { 0 };
+	struct html_buf b = { .max = CABINET_PAGE_MAX };
 	json_object *entries = cab_get(data, "entries");
 	size_t n = cab_array_length(entries);
 
 	if (f == NULL)
 		return NULL;
 	cab_begin(&b, f, "Audit log", NULL);
-	cab_puts(&b, "<p class=\"lead\">Sign-ins, token changes and settings changes of this account.</p>\n");
+	html_puts(&b, "<p class=\"lead\">Sign-ins, token changes and settings changes of this account.</p>\n");
 	if (n == 0) {
 		cab_empty(&b, "The audit log is empty.");
 	} else {
@@ -1890,41 +1733,41 @@ char *cabinet_page_audit(const struct cabinet_frame *f, json_object *data, size_
 			json_object *entry = json_object_array_get_idx(entries, i);
 			const char *action = cab_string(entry, "action");
 
-			cab_puts(&b, strcmp(action != NULL ? action : "", "sign_in_failed") == 0 ?
+			html_puts(&b, strcmp(action != NULL ? action : "", "sign_in_failed") == 0 ?
 			             "<tr class=\"alert-row\">" : "<tr>");
 			cab_cell_time(&b, entry, "at");
-			cab_puts(&b, "<td>");
+			html_puts(&b, "<td>");
 			cab_audit_action(&b, action);
-			cab_puts(&b, "</td><td class=\"mono\">");
+			html_puts(&b, "</td><td class=\"mono\">");
 			cab_member_text(&b, entry, "ip");
-			cab_puts(&b, "</td><td class=\"wrap\">");
+			html_puts(&b, "</td><td class=\"wrap\">");
 			cab_member_text(&b, entry, "detail");
-			cab_puts(&b, "</td></tr>\n");
+			html_puts(&b, "</td></tr>\n");
 		}
 		cab_table_close(&b);
 	}
 	cab_paging(&b, "/cabinet/audit", cab_get(data, "meta"), NULL, NULL, 0, "entries");
 	cab_end(&b);
-	return cab_finish(&b, len);
+	return html_finish(&b, len);
 }
 
 /* Security */
 
-static void cab_security_password(struct cab_buf *b, const struct cabinet_frame *f)
+static void cab_security_password(struct html_buf *b, const struct cabinet_frame *f)
 {
-	cab_puts(b, "<section aria-labelledby=\"password-title\">\n<h2 id=\"password-title\">Password</h2>\n");
+	html_puts(b, "<section aria-labelledby=\"password-title\">\n<h2 id=\"password-title\">Password</h2>\n");
 	cab_form_open(b, f, "/cabinet/security/password", NULL, NULL, "stack");
 	cab_input(b, f, "password", "current_password", "Current password", NULL,
 	          " autocomplete=\"current-password\" required", NULL);
 	cab_input(b, f, "password", "new_password", "New password",
 	          "Use a long passphrase that you use nowhere else.",
 	          " autocomplete=\"new-password\" required", NULL);
-	cab_puts(b, "<div class=\"form-actions\"><button type=\"submit\">Change password</button></div>\n"
+	html_puts(b, "<div class=\"form-actions\"><button type=\"submit\">Change password</button></div>\n"
 	            "</form>\n</section>\n");
 }
 
 /* Append a base32 secret in groups of four characters for typing it by hand. */
-static void cab_secret_groups(struct cab_buf *b, const char *secret)
+static void cab_secret_groups(struct html_buf *b, const char *secret)
 {
 	char group[5];
 	size_t n = 0;
@@ -1935,62 +1778,62 @@ static void cab_secret_groups(struct cab_buf *b, const char *secret)
 		group[n++] = *p;
 		if (n == 4) {
 			group[n] = '\0';
-			cab_escape(b, group);
+			html_escape(b, group);
 			if (p[1] != '\0')
-				cab_puts(b, " ");
+				html_puts(b, " ");
 			n = 0;
 		}
 	}
 	group[n] = '\0';
-	cab_escape(b, group);
+	html_escape(b, group);
 }
 
-static void cab_security_enrolment(struct cab_buf *b, const struct cabinet_frame *f, json_object *enrolment)
+static void cab_security_enrolment(struct html_buf *b, const struct cabinet_frame *f, json_object *enrolment)
 {
 	const char *svg = cab_string(enrolment, "qr_svg");
 	const char *secret = cab_string(enrolment, "secret");
 
-	cab_puts(b, "<ol class=\"steps\">\n<li><p>Scan this QR code with an authenticator app.</p>\n");
+	html_puts(b, "<ol class=\"steps\">\n<li><p>Scan this QR code with an authenticator app.</p>\n");
 	/* Trusted markup made by the qr module; anything that is not an SVG element is left out. */
 	if (svg != NULL && strncmp(svg, "<svg", 4) == 0) {
-		cab_puts(b, "<div class=\"qr\" role=\"img\" aria-label=\"QR code of the two-step verification secret\">");
-		cab_puts(b, svg);
-		cab_puts(b, "</div>\n");
+		html_puts(b, "<div class=\"qr\" role=\"img\" aria-label=\"QR code of the two-step verification secret\">");
+		html_puts(b, svg);
+		html_puts(b, "</div>\n");
 	}
-	cab_puts(b, "<p>Or enter this key by hand:</p>\n<p><code class=\"totp-secret\">");
+	html_puts(b, "<p>Or enter this key by hand:</p>\n<p><code class=\"totp-secret\">");
 	cab_secret_groups(b, secret != NULL ? secret : "");
-	cab_puts(b, "</code></p></li>\n<li><p>Enter the code that the app shows.</p>\n");
+	html_puts(b, "</code></p></li>\n<li><p>Enter the code that the app shows.</p>\n");
 	cab_form_open(b, f, "/cabinet/security/totp/confirm", NULL, NULL, "stack");
 	cab_input(b, f, "text", "code", "Code", NULL,
 	          " class=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"10\" required",
 	          NULL);
-	cab_puts(b, "<div class=\"form-actions\"><button type=\"submit\">Turn on two-step verification</button></div>\n"
+	html_puts(b, "<div class=\"form-actions\"><button type=\"submit\">Turn on two-step verification</button></div>\n"
 	            "</form></li>\n</ol>\n");
 }
 
-static void cab_security_totp(struct cab_buf *b, const struct cabinet_frame *f, json_object *data)
+static void cab_security_totp(struct html_buf *b, const struct cabinet_frame *f, json_object *data)
 {
 	json_object *enrolment = cab_get(data, "enrolment");
 
-	cab_puts(b, "<section aria-labelledby=\"totp-title\">\n<h2 id=\"totp-title\">Two-step verification</h2>\n");
+	html_puts(b, "<section aria-labelledby=\"totp-title\">\n<h2 id=\"totp-title\">Two-step verification</h2>\n");
 	if (cab_bool(data, "totp_enabled")) {
-		cab_puts(b, "<p><span class=\"badge status-active\">On</span> Signing in and creating"
+		html_puts(b, "<p><span class=\"badge status-active\">On</span> Signing in and creating"
 		            " tokens ask for a code from your authenticator app.</p>\n");
 	} else if (json_object_is_type(enrolment, json_type_object)) {
 		cab_security_enrolment(b, f, enrolment);
 	} else {
-		cab_puts(b, "<p><span class=\"badge status-expired\">Off</span> With two-step verification,"
+		html_puts(b, "<p><span class=\"badge status-expired\">Off</span> With two-step verification,"
 		            " signing in and creating tokens also need a code from an authenticator app"
 		            " on your phone.</p>\n");
 		cab_form_open(b, f, "/cabinet/security/totp/start", NULL, NULL, NULL);
-		cab_puts(b, "<button type=\"submit\">Set up two-step verification</button>\n</form>\n");
+		html_puts(b, "<button type=\"submit\">Set up two-step verification</button>\n</form>\n");
 	}
-	cab_puts(b, "</section>\n");
+	html_puts(b, "</section>\n");
 }
 
 char *cabinet_page_security(const struct cabinet_frame *f, json_object *data, size_t *len)
 {
-	struct cab_buf b = { 0 };
+	struct html_buf b = { .max = CABINET_PAGE_MAX };
 
 	if (f == NULL)
 		return NULL;
@@ -1998,7 +1841,7 @@ char *cabinet_page_security(const struct cabinet_frame *f, json_object *data, si
 	cab_security_password(&b, f);
 	cab_security_totp(&b, f, data);
 	cab_end(&b);
-	return cab_finish(&b, len);
+	return html_finish(&b, len);
 }
 
 /* Static files */

@@ -1,7 +1,7 @@
 /*
  * The hosted pages as HTML. Markup is written into one growable buffer with
  * a hard cap. Every text that came from a merchant or a buyer goes through
- * page_escape(). page_puts() and page_printf() write unescaped markup, only
+ * html_escape(). html_puts() and html_printf() write unescaped markup, only
  * from string literals, numbers and entries of the coin table.
  */
 #include <stdarg.h>
@@ -10,253 +10,102 @@
 #include <string.h>
 #include <strings.h>
 
+#include "html.h"
 #include "limits.h"
 #include "page.h"
 #include "qr.h"
 #include "views.h"
-
-#define PAGE_INITIAL_CAP 8192
-
-struct page_buf {
-	char *data;
-	size_t len;
-	size_t cap;
-	/* Set when memory ran out or the page passed PAGE_SIZE_MAX, so later appends do nothing. */
-	bool failed;
-};
-
-/* Buffer */
-
-static void page_append(struct page_buf *b, const char *bytes, size_t n)
-{
-	if (b->failed)
-		return;
-	if (n > PAGE_SIZE_MAX - b->len) {
-		b->failed = true;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap != 0 ? b->cap : PAGE_INITIAL_CAP;
-		char *data;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if (cap > PAGE_SIZE_MAX + 1)
-			cap = PAGE_SIZE_MAX + 1;
-		data = realloc(b->data, cap);
-		if (data == NULL) {
-			b->failed = true;
-			return;
-		}
-		b->data = data;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, bytes, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-static void page_puts(struct page_buf *b, const char *markup)
-{
-	page_append(b, markup, strlen(markup));
-}
-
-static void page_printf(struct page_buf *b, const char *format, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* Formatted markup of at most 255 bytes; longer output marks the page failed. */
-static void page_printf(struct page_buf *b, const char *format, ...)
-{
-	char text[256];
-	va_list args;
-	int n;
-
-	va_start(args, format);
-	n = vsnprintf(text, sizeof(text), format, args);
-	va_end(args);
-	if (n < 0 || (size_t)n >= sizeof(text)) {
-		b->failed = true;
-		return;
-	}
-	page_append(b, text, (size_t)n);
-}
-
-/* Return the page and hand its ownership to the caller, or NULL on failure. */
-static char *page_finish(struct page_buf *b, size_t *len)
-{
-	if (b->failed || b->data == NULL) {
-		free(b->data);
-		b->data = NULL;
-		return NULL;
-	}
-	if (len != NULL)
-		*len = b->len;
-	return b->data;
-}
-
-/* Escaping */
-
-/*
- * Append text with the five characters that are special in HTML content
- * and in quoted attribute values replaced by references. NULL appends
- * nothing.
- */
-static void page_escape(struct page_buf *b, const char *text)
-{
-	const char *run = text;
-
-	if (text == NULL)
-		return;
-	for (const char *p = text; *p != '\0'; p++) {
-		const char *reference;
-
-		switch (*p) {
-		case '&': reference = "&amp;"; break;
-		case '<': reference = "&lt;"; break;
-		case '>': reference = "&gt;"; break;
-		case '"': reference = "&quot;"; break;
-		case '\'': reference = "&#39;"; break;
-		default: continue;
-		}
-		page_append(b, run, (size_t)(p - run));
-		page_puts(b, reference);
-		run = p + 1;
-	}
-	page_puts(b, run);
-}
-
-/* Append text percent-encoded for a URL query value (RFC 3986 unreserved kept). */
-static void page_url_encode(struct page_buf *b, const char *text)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
-		char encoded[3] = { '%', hex[*p >> 4], hex[*p & 15] };
-
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~')
-			page_append(b, (const char *)p, 1);
-		else
-			page_append(b, encoded, sizeof(encoded));
-	}
-}
 
 static bool page_has_text(const char *text)
 {
 	return text != NULL && text[0] != '\0';
 }
 
-/*
- * True for an absolute http or https URL without spaces or control
- * characters. page_link() links only such URLs, so a merchant's javascript:
- * or data: URL never becomes a link.
- */
-static bool page_url_is_http(const char *url)
-{
-	size_t scheme_len;
-
-	if (url == NULL)
-		return false;
-	if (strncasecmp(url, "https://", 8) == 0)
-		scheme_len = 8;
-	else if (strncasecmp(url, "http://", 7) == 0)
-		scheme_len = 7;
-	else
-		return false;
-	if (url[scheme_len] == '\0' || strlen(url) > CP_URL_MAX)
-		return false;
-	for (const unsigned char *p = (const unsigned char *)url; *p != '\0'; p++) {
-		if (*p <= ' ' || *p == 0x7f)
-			return false;
-	}
-	return true;
-}
-
 /* Shared markup */
 
 /* Open the document with the title label followed by the escaped name. */
-static void page_begin(struct page_buf *b, const char *label, const char *name, bool sandbox)
+static void page_begin(struct html_buf *b, const char *label, const char *name, bool sandbox)
 {
-	page_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+	html_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
 	             "<meta charset=\"utf-8\">\n"
 	             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 	             "<meta name=\"referrer\" content=\"no-referrer\">\n"
 	             "<meta name=\"robots\" content=\"noindex, nofollow\">\n"
 	             "<title>");
-	page_puts(b, label);
-	page_escape(b, name);
-	page_puts(b, "</title>\n"
+	html_puts(b, label);
+	html_escape(b, name);
+	html_puts(b, "</title>\n"
 	             "<link rel=\"stylesheet\" href=\"/static/page.css\">\n"
 	             "<script src=\"/static/page.js\" defer></script>\n"
 	             "</head>\n<body>\n");
 	if (sandbox)
-		page_puts(b, "<p class=\"sandbox-banner\" role=\"note\"><strong>Sandbox: no real money.</strong>"
+		html_puts(b, "<p class=\"sandbox-banner\" role=\"note\"><strong>Sandbox: no real money.</strong>"
 		             " Payments on this page are simulated.</p>\n");
-	page_puts(b, "<main>\n");
+	html_puts(b, "<main>\n");
 }
 
-static void page_end(struct page_buf *b)
+static void page_end(struct html_buf *b)
 {
-	page_puts(b, "</main>\n</body>\n</html>\n");
+	html_puts(b, "</main>\n</body>\n</html>\n");
 }
 
-static void page_hidden(struct page_buf *b, const char *name, const char *value)
+static void page_hidden(struct html_buf *b, const char *name, const char *value)
 {
-	page_printf(b, "<input type=\"hidden\" name=\"%s\" value=\"", name);
-	page_escape(b, value);
-	page_puts(b, "\">\n");
+	html_printf(b, "<input type=\"hidden\" name=\"%s\" value=\"", name);
+	html_escape(b, value);
+	html_puts(b, "\">\n");
 }
 
 /* A labelled value the script gives a copy button, such as an address. */
-static void page_copyable(struct page_buf *b, const char *label, const char *value)
+static void page_copyable(struct html_buf *b, const char *label, const char *value)
 {
-	page_puts(b, "<div class=\"field\"><span class=\"field-label\">");
-	page_puts(b, label);
-	page_puts(b, "</span><code class=\"copy\" data-copy>");
-	page_escape(b, value);
-	page_puts(b, "</code></div>\n");
+	html_puts(b, "<div class=\"field\"><span class=\"field-label\">");
+	html_puts(b, label);
+	html_puts(b, "</span><code class=\"copy\" data-copy>");
+	html_escape(b, value);
+	html_puts(b, "</code></div>\n");
 }
 
 /* A QR code of text, or nothing when it cannot be encoded. */
-static void page_qr(struct page_buf *b, const char *text, const char *description)
+static void page_qr(struct html_buf *b, const char *text, const char *description)
 {
 	size_t svg_len = 0;
 	char *svg = qr_svg(text, &svg_len);
 
 	if (svg == NULL)
 		return;
-	page_puts(b, "<div class=\"qr\" role=\"img\" aria-label=\"");
-	page_puts(b, description);
-	page_puts(b, "\">");
-	page_append(b, svg, svg_len);
-	page_puts(b, "</div>\n");
+	html_puts(b, "<div class=\"qr\" role=\"img\" aria-label=\"");
+	html_puts(b, description);
+	html_puts(b, "\">");
+	html_append(b, svg, svg_len);
+	html_puts(b, "</div>\n");
 	free(svg);
 }
 
-static void page_link(struct page_buf *b, const char *url, const char *text)
+static void page_link(struct html_buf *b, const char *url, const char *text)
 {
-	if (!page_url_is_http(url))
+	if (!html_url_is_http(url))
 		return;
-	page_puts(b, "<p><a class=\"button\" rel=\"noreferrer\" href=\"");
-	page_escape(b, url);
-	page_puts(b, "\">");
-	page_puts(b, text);
-	page_puts(b, "</a></p>\n");
+	html_puts(b, "<p><a class=\"button\" rel=\"noreferrer\" href=\"");
+	html_escape(b, url);
+	html_puts(b, "\">");
+	html_puts(b, text);
+	html_puts(b, "</a></p>\n");
 }
 
 /* "Bitcoin (BTC)" for a known coin, the escaped code alone otherwise. */
-static void page_coin_name(struct page_buf *b, const char *code)
+static void page_coin_name(struct html_buf *b, const char *code)
 {
 	const struct money_coin *coin = money_coin_find(code);
 
 	if (coin == NULL) {
-		page_escape(b, code);
+		html_escape(b, code);
 		return;
 	}
-	page_puts(b, coin->base_name);
-	page_puts(b, " <span class=\"muted\">(");
-	page_puts(b, coin->code);
-	page_puts(b, ")</span>");
+	html_puts(b, coin->base_name);
+	html_puts(b, " <span class=\"muted\">(");
+	html_puts(b, coin->code);
+	html_puts(b, ")</span>");
 }
 
 /* Invoice parts */
@@ -267,15 +116,15 @@ static const struct money_coin *invoice_coin(const struct page_order_view *v)
 }
 
 /* Append units of the order's coin, "0.00041 BTC". */
-static void invoice_crypto(struct page_buf *b, const struct money_coin *coin, money_t units)
+static void invoice_crypto(struct html_buf *b, const struct money_coin *coin, money_t units)
 {
 	char text[MONEY_TEXT_MAX];
 
 	if (money_format_trim(units, coin->scale, text, sizeof(text)) == 0)
 		snprintf(text, sizeof(text), "?");
-	page_puts(b, text);
-	page_puts(b, " ");
-	page_puts(b, coin->code);
+	html_puts(b, text);
+	html_puts(b, " ");
+	html_puts(b, coin->code);
 }
 
 static int64_t invoice_remaining_ms(const struct page_order_view *v)
@@ -308,7 +157,7 @@ static bool invoice_may_change(const struct page_order_view *v)
 	       v->now_ms < expires + CP_ORDER_LATE_WINDOW_MS;
 }
 
-static void invoice_header(struct page_buf *b, const struct page_order_view *v)
+static void invoice_header(struct html_buf *b, const struct page_order_view *v)
 {
 	const struct order *o = v->order;
 	const struct money_currency *currency = money_currency_find(o->currency);
@@ -320,104 +169,104 @@ static void invoice_header(struct page_buf *b, const struct page_order_view *v)
 	                 sizeof(amount)) == 0)
 		snprintf(amount, sizeof(amount), "?");
 
-	page_puts(b, "<header>\n<p class=\"merchant\">");
-	page_escape(b, v->company);
-	page_puts(b, "</p>\n<h1><span class=\"amount\">");
-	page_puts(b, amount);
-	page_puts(b, "</span> ");
-	page_escape(b, o->currency);
-	page_puts(b, "</h1>\n<p class=\"muted\">Order ");
-	page_escape(b, o->client_order_id);
-	page_puts(b, "</p>\n");
+	html_puts(b, "<header>\n<p class=\"merchant\">");
+	html_escape(b, v->company);
+	html_puts(b, "</p>\n<h1><span class=\"amount\">");
+	html_puts(b, amount);
+	html_puts(b, "</span> ");
+	html_escape(b, o->currency);
+	html_puts(b, "</h1>\n<p class=\"muted\">Order ");
+	html_escape(b, o->client_order_id);
+	html_puts(b, "</p>\n");
 	if (page_has_text(o->description)) {
-		page_puts(b, "<p class=\"description\">");
-		page_escape(b, o->description);
-		page_puts(b, "</p>\n");
+		html_puts(b, "<p class=\"description\">");
+		html_escape(b, o->description);
+		html_puts(b, "</p>\n");
 	}
-	page_puts(b, "<p class=\"status status-");
-	page_puts(b, code != NULL ? code : "UNKNOWN");
+	html_puts(b, "<p class=\"status status-");
+	html_puts(b, code != NULL ? code : "UNKNOWN");
 	if (code != NULL && invoice_may_change(v)) {
-		page_puts(b, "\" data-status=\"");
-		page_puts(b, code);
-		page_puts(b, "\" data-order-token=\"");
-		page_escape(b, o->token);
+		html_puts(b, "\" data-status=\"");
+		html_puts(b, code);
+		html_puts(b, "\" data-order-token=\"");
+		html_escape(b, o->token);
 	}
-	page_puts(b, "\">Status: <strong>");
-	page_puts(b, label != NULL ? label : "Unknown");
-	page_puts(b, "</strong></p>\n</header>\n");
+	html_puts(b, "\">Status: <strong>");
+	html_puts(b, label != NULL ? label : "Unknown");
+	html_puts(b, "</strong></p>\n</header>\n");
 }
 
-static void invoice_error(struct page_buf *b, const struct page_order_view *v)
+static void invoice_error(struct html_buf *b, const struct page_order_view *v)
 {
 	if (!page_has_text(v->error))
 		return;
-	page_puts(b, "<p class=\"error\" role=\"alert\">");
-	page_escape(b, v->error);
-	page_puts(b, "</p>\n");
+	html_puts(b, "<p class=\"error\" role=\"alert\">");
+	html_escape(b, v->error);
+	html_puts(b, "</p>\n");
 }
 
 /* Append the form POST /invoice/coin with a radio button per coin, the current one checked. */
-static void invoice_coin_form(struct page_buf *b, const struct page_order_view *v,
+static void invoice_coin_form(struct html_buf *b, const struct page_order_view *v,
                               const char *legend, const char *submit)
 {
-	page_puts(b, "<form method=\"post\" action=\"/invoice/coin\" class=\"coins\">\n");
+	html_puts(b, "<form method=\"post\" action=\"/invoice/coin\" class=\"coins\">\n");
 	page_hidden(b, "token", v->order->token);
-	page_puts(b, "<fieldset>\n<legend>");
-	page_puts(b, legend);
-	page_puts(b, "</legend>\n");
+	html_puts(b, "<fieldset>\n<legend>");
+	html_puts(b, legend);
+	html_puts(b, "</legend>\n");
 	for (size_t i = 0; i < v->coin_count; i++) {
 		const char *code = v->coins[i];
 		bool checked = v->coin_count == 1 || strcmp(code, v->order->coin) == 0;
 
-		page_puts(b, "<label class=\"choice\"><input type=\"radio\" name=\"coin\" value=\"");
-		page_escape(b, code);
-		page_puts(b, checked ? "\" required checked> <span>" : "\" required> <span>");
+		html_puts(b, "<label class=\"choice\"><input type=\"radio\" name=\"coin\" value=\"");
+		html_escape(b, code);
+		html_puts(b, checked ? "\" required checked> <span>" : "\" required> <span>");
 		page_coin_name(b, code);
-		page_puts(b, "</span></label>\n");
+		html_puts(b, "</span></label>\n");
 	}
-	page_puts(b, "</fieldset>\n<button type=\"submit\">");
-	page_puts(b, submit);
-	page_puts(b, "</button>\n</form>\n");
+	html_puts(b, "</fieldset>\n<button type=\"submit\">");
+	html_puts(b, submit);
+	html_puts(b, "</button>\n</form>\n");
 }
 
 /* Append a duration as "1 h 05 min" or "12 min 30 s", the format page.js also writes. */
-static void invoice_duration(struct page_buf *b, int64_t ms)
+static void invoice_duration(struct html_buf *b, int64_t ms)
 {
 	int64_t seconds = ms / 1000;
 
 	if (seconds >= 3600)
-		page_printf(b, "%lld h %02lld min", (long long)(seconds / 3600),
+		html_printf(b, "%lld h %02lld min", (long long)(seconds / 3600),
 		            (long long)(seconds % 3600 / 60));
 	else
-		page_printf(b, "%lld min %02lld s", (long long)(seconds / 60),
+		html_printf(b, "%lld min %02lld s", (long long)(seconds / 60),
 		            (long long)(seconds % 60));
 }
 
-static void invoice_time_left(struct page_buf *b, const struct page_order_view *v)
+static void invoice_time_left(struct html_buf *b, const struct page_order_view *v)
 {
 	int64_t remaining = invoice_remaining_ms(v);
 	char until[32];
 
 	views_format_time(v->order->expires_at_ms, false, until, sizeof(until));
-	page_printf(b, "<p class=\"time-left\">Time left: <strong data-remaining-ms=\"%lld\">",
+	html_printf(b, "<p class=\"time-left\">Time left: <strong data-remaining-ms=\"%lld\">",
 	            (long long)remaining);
 	invoice_duration(b, remaining);
-	page_puts(b, "</strong> <span class=\"muted\">(until ");
-	page_puts(b, until);
-	page_puts(b, " UTC)</span></p>\n");
+	html_puts(b, "</strong> <span class=\"muted\">(until ");
+	html_puts(b, until);
+	html_puts(b, " UTC)</span></p>\n");
 }
 
 /* A link that opens a wallet app, only for the URI scheme of the coin's network. */
-static void invoice_wallet_link(struct page_buf *b, const struct money_coin *coin,
+static void invoice_wallet_link(struct html_buf *b, const struct money_coin *coin,
                                 const char *uri)
 {
 	size_t network_len = strlen(coin->network);
 
 	if (strncmp(uri, coin->network, network_len) != 0 || uri[network_len] != ':')
 		return;
-	page_puts(b, "<p class=\"wallet\"><a href=\"");
-	page_escape(b, uri);
-	page_puts(b, "\">Open in a wallet app</a></p>\n");
+	html_puts(b, "<p class=\"wallet\"><a href=\"");
+	html_escape(b, uri);
+	html_puts(b, "\">Open in a wallet app</a></p>\n");
 }
 
 /*
@@ -425,7 +274,7 @@ static void invoice_wallet_link(struct page_buf *b, const struct money_coin *coi
  * payment the request is rebuilt for the rest, so that scanning it again
  * does not send the whole amount twice.
  */
-static void invoice_payment_qr(struct page_buf *b, const struct page_order_view *v,
+static void invoice_payment_qr(struct html_buf *b, const struct page_order_view *v,
                                const struct money_coin *coin, money_t due)
 {
 	const char *uri = v->payment_uri;
@@ -445,7 +294,7 @@ static void invoice_payment_qr(struct page_buf *b, const struct page_order_view 
 }
 
 /* Address, amount due, QR code and time left of an open order with a coin. */
-static void invoice_payment(struct page_buf *b, const struct page_order_view *v,
+static void invoice_payment(struct html_buf *b, const struct page_order_view *v,
                             const struct money_coin *coin)
 {
 	const struct order *o = v->order;
@@ -458,103 +307,103 @@ static void invoice_payment(struct page_buf *b, const struct page_order_view *v,
 		snprintf(due_text, sizeof(due_text), "?");
 	snprintf(label, sizeof(label), "Amount (%s)", coin->code);
 
-	page_puts(b, "<section class=\"payment\" aria-labelledby=\"payment-title\">\n"
+	html_puts(b, "<section class=\"payment\" aria-labelledby=\"payment-title\">\n"
 	             "<h2 id=\"payment-title\">");
-	page_puts(b, partly_paid ? "Send the rest: " : "Send exactly ");
+	html_puts(b, partly_paid ? "Send the rest: " : "Send exactly ");
 	invoice_crypto(b, coin, due);
-	page_puts(b, "</h2>\n");
+	html_puts(b, "</h2>\n");
 	if (partly_paid) {
-		page_puts(b, "<p>Received so far: ");
+		html_puts(b, "<p>Received so far: ");
 		invoice_crypto(b, coin, v->received);
-		page_puts(b, " of ");
+		html_puts(b, " of ");
 		invoice_crypto(b, coin, o->amount_crypto);
-		page_puts(b, ". Send the rest to the same address.</p>\n");
+		html_puts(b, ". Send the rest to the same address.</p>\n");
 	}
 	page_copyable(b, label, due_text);
 	page_copyable(b, "Address", o->address);
 	invoice_payment_qr(b, v, coin, due);
 	if (page_has_text(o->exchange_rate)) {
-		page_puts(b, "<p class=\"muted\">Rate: 1 ");
-		page_puts(b, coin->code);
-		page_puts(b, " = ");
-		page_escape(b, o->exchange_rate);
-		page_puts(b, " ");
-		page_escape(b, o->currency);
-		page_puts(b, "</p>\n");
+		html_puts(b, "<p class=\"muted\">Rate: 1 ");
+		html_puts(b, coin->code);
+		html_puts(b, " = ");
+		html_escape(b, o->exchange_rate);
+		html_puts(b, " ");
+		html_escape(b, o->currency);
+		html_puts(b, "</p>\n");
 	}
 	invoice_time_left(b, v);
-	page_puts(b, "</section>\n");
+	html_puts(b, "</section>\n");
 }
 
 /* Append the sentence that explains the status to the buyer. */
-static void invoice_status_text(struct page_buf *b, const struct page_order_view *v,
+static void invoice_status_text(struct html_buf *b, const struct page_order_view *v,
                                 const struct money_coin *coin)
 {
-	page_puts(b, "<p class=\"status-text\">");
+	html_puts(b, "<p class=\"status-text\">");
 	switch (v->status) {
 	case ORDER_IN_PROGRESS:
 		if (invoice_remaining_ms(v) == 0)
-			page_puts(b, "The time to pay this order is over. Do not send funds to its address.");
+			html_puts(b, "The time to pay this order is over. Do not send funds to its address.");
 		else if (coin == NULL)
-			page_puts(b, "Choose the coin you want to pay with.");
+			html_puts(b, "Choose the coin you want to pay with.");
 		else
-			page_puts(b, "Waiting for your payment.");
+			html_puts(b, "Waiting for your payment.");
 		break;
 	case ORDER_PAID_UNCONFIRMED:
-		page_puts(b, "Your payment was received and is waiting for network confirmations.");
+		html_puts(b, "Your payment was received and is waiting for network confirmations.");
 		break;
 	case ORDER_CONFIRMED:
-		page_puts(b, "Your payment is confirmed. Thank you.");
+		html_puts(b, "Your payment is confirmed. Thank you.");
 		break;
 	case ORDER_OVERPAID:
-		page_puts(b, "Your payment is confirmed. You sent more than the amount due, so contact ");
-		page_escape(b, v->company);
-		page_puts(b, " about the difference.");
+		html_puts(b, "Your payment is confirmed. You sent more than the amount due, so contact ");
+		html_escape(b, v->company);
+		html_puts(b, " about the difference.");
 		break;
 	case ORDER_UNDERPAID:
-		page_puts(b, "This order expired with only part of the amount paid. Contact ");
-		page_escape(b, v->company);
-		page_puts(b, " to settle the rest or get a refund.");
+		html_puts(b, "This order expired with only part of the amount paid. Contact ");
+		html_escape(b, v->company);
+		html_puts(b, " to settle the rest or get a refund.");
 		break;
 	case ORDER_EXPIRED:
-		page_puts(b, "This order expired before a payment arrived. Do not send funds to its address.");
+		html_puts(b, "This order expired before a payment arrived. Do not send funds to its address.");
 		break;
 	case ORDER_CANCELED:
-		page_puts(b, "This order was canceled. Do not send funds to its address.");
+		html_puts(b, "This order was canceled. Do not send funds to its address.");
 		break;
 	}
-	page_puts(b, "</p>\n");
+	html_puts(b, "</p>\n");
 }
 
-static void invoice_received(struct page_buf *b, const struct page_order_view *v,
+static void invoice_received(struct html_buf *b, const struct page_order_view *v,
                              const struct money_coin *coin)
 {
 	if (coin == NULL || v->received <= 0 || invoice_is_open(v))
 		return;
-	page_puts(b, "<p>Received: <strong>");
+	html_puts(b, "<p>Received: <strong>");
 	invoice_crypto(b, coin, v->received);
-	page_puts(b, "</strong> of ");
+	html_puts(b, "</strong> of ");
 	invoice_crypto(b, coin, v->order->amount_crypto);
-	page_puts(b, "</p>\n");
+	html_puts(b, "</p>\n");
 }
 
 /* A link that reloads the invoice, for statuses that change by themselves. */
-static void invoice_reload_link(struct page_buf *b, const struct page_order_view *v)
+static void invoice_reload_link(struct html_buf *b, const struct page_order_view *v)
 {
-	page_puts(b, "<p><a href=\"/invoice?token=");
-	page_url_encode(b, v->order->token);
-	page_puts(b, "\">Reload to see the latest status</a></p>\n");
+	html_puts(b, "<p><a href=\"/invoice?token=");
+	html_url_encode(b, v->order->token);
+	html_puts(b, "\">Reload to see the latest status</a></p>\n");
 }
 
-static void invoice_cancel_form(struct page_buf *b, const struct page_order_view *v)
+static void invoice_cancel_form(struct html_buf *b, const struct page_order_view *v)
 {
-	page_puts(b, "<form method=\"post\" action=\"/invoice/cancel\" class=\"cancel\">\n");
+	html_puts(b, "<form method=\"post\" action=\"/invoice/cancel\" class=\"cancel\">\n");
 	page_hidden(b, "token", v->order->token);
-	page_puts(b, "<button type=\"submit\" class=\"secondary\">Cancel payment</button>\n</form>\n");
+	html_puts(b, "<button type=\"submit\" class=\"secondary\">Cancel payment</button>\n</form>\n");
 }
 
 /* Links back to the shop once the order reached a final status. */
-static void invoice_shop_links(struct page_buf *b, const struct page_order_view *v)
+static void invoice_shop_links(struct html_buf *b, const struct page_order_view *v)
 {
 	switch (v->status) {
 	case ORDER_CONFIRMED:
@@ -572,29 +421,29 @@ static void invoice_shop_links(struct page_buf *b, const struct page_order_view 
 }
 
 /* Forms that stand in for a wallet and the chain of a sandbox order. */
-static void invoice_sandbox(struct page_buf *b, const struct page_order_view *v,
+static void invoice_sandbox(struct html_buf *b, const struct page_order_view *v,
                             const struct money_coin *coin)
 {
-	page_puts(b, "<section class=\"sandbox\" aria-labelledby=\"sandbox-title\">\n"
+	html_puts(b, "<section class=\"sandbox\" aria-labelledby=\"sandbox-title\">\n"
 	             "<h2 id=\"sandbox-title\">Sandbox tools</h2>\n"
 	             "<p>These forms stand in for a wallet and the blockchain.</p>\n");
 	if (coin != NULL) {
-		page_puts(b, "<form method=\"post\" action=\"/sandbox/pay\">\n");
+		html_puts(b, "<form method=\"post\" action=\"/sandbox/pay\">\n");
 		page_hidden(b, "token", v->order->token);
 		page_hidden(b, "return", "invoice");
-		page_printf(b, "<label for=\"sandbox-amount\">Amount in %s"
+		html_printf(b, "<label for=\"sandbox-amount\">Amount in %s"
 		               " <span class=\"muted\">(empty pays the amount due)</span></label>\n",
 		            coin->code);
-		page_puts(b, "<input id=\"sandbox-amount\" name=\"amount\" inputmode=\"decimal\""
+		html_puts(b, "<input id=\"sandbox-amount\" name=\"amount\" inputmode=\"decimal\""
 		             " autocomplete=\"off\">\n"
 		             "<button type=\"submit\">Simulate payment</button>\n</form>\n");
 	} else {
-		page_puts(b, "<p class=\"muted\">Choose a coin to simulate a payment.</p>\n");
+		html_puts(b, "<p class=\"muted\">Choose a coin to simulate a payment.</p>\n");
 	}
-	page_puts(b, "<form method=\"post\" action=\"/sandbox/mine\">\n");
+	html_puts(b, "<form method=\"post\" action=\"/sandbox/mine\">\n");
 	page_hidden(b, "token", v->order->token);
 	page_hidden(b, "return", "invoice");
-	page_puts(b, "<label for=\"sandbox-blocks\">Blocks to mine</label>\n"
+	html_puts(b, "<label for=\"sandbox-blocks\">Blocks to mine</label>\n"
 	             "<input id=\"sandbox-blocks\" name=\"blocks\" type=\"number\" value=\"1\""
 	             " min=\"1\" required>\n"
 	             "<button type=\"submit\">Mine blocks</button>\n</form>\n</section>\n");
@@ -602,7 +451,7 @@ static void invoice_sandbox(struct page_buf *b, const struct page_order_view *v,
 
 char *page_invoice(const struct page_order_view *v, size_t *len)
 {
-	struct page_buf b = { 0 };
+	struct html_buf b = { .max = PAGE_SIZE_MAX };
 	const struct money_coin *coin = invoice_coin(v);
 	bool open = invoice_is_open(v);
 
@@ -616,9 +465,9 @@ char *page_invoice(const struct page_order_view *v, size_t *len)
 	if (open && coin != NULL)
 		invoice_payment(&b, v, coin);
 	if (open && coin != NULL && v->received == 0 && v->coin_count > 1) {
-		page_puts(&b, "<details class=\"change-coin\">\n<summary>Pay with another coin</summary>\n");
+		html_puts(&b, "<details class=\"change-coin\">\n<summary>Pay with another coin</summary>\n");
 		invoice_coin_form(&b, v, "Another coin", "Change coin");
-		page_puts(&b, "</details>\n");
+		html_puts(&b, "</details>\n");
 	}
 	invoice_received(&b, v, coin);
 	if ((open && coin != NULL) || v->status == ORDER_PAID_UNCONFIRMED)
@@ -630,12 +479,12 @@ char *page_invoice(const struct page_order_view *v, size_t *len)
 		invoice_sandbox(&b, v, coin);
 
 	page_end(&b);
-	return page_finish(&b, len);
+	return html_finish(&b, len);
 }
 
 /* Deposit page */
 
-static void deposit_address(struct page_buf *b, const struct page_deposit_address *a)
+static void deposit_address(struct html_buf *b, const struct page_deposit_address *a)
 {
 	const struct money_coin *coin = money_coin_find(a->coin);
 	char uri[CP_URL_MAX];
@@ -645,64 +494,64 @@ static void deposit_address(struct page_buf *b, const struct page_deposit_addres
 		return;
 	n = snprintf(uri, sizeof(uri), "%s:%s", coin->network, a->address);
 
-	page_printf(b, "<section class=\"payment\" aria-label=\"%s address\">\n<h2>", coin->code);
+	html_printf(b, "<section class=\"payment\" aria-label=\"%s address\">\n<h2>", coin->code);
 	page_coin_name(b, coin->code);
-	page_puts(b, "</h2>\n");
+	html_puts(b, "</h2>\n");
 	page_copyable(b, "Address", a->address);
 	if (n > 0 && (size_t)n < sizeof(uri))
 		page_qr(b, uri, "QR code of the address");
-	page_puts(b, "</section>\n");
+	html_puts(b, "</section>\n");
 }
 
 char *page_deposit(const struct page_deposit_view *v, size_t *len)
 {
-	struct page_buf b = { 0 };
+	struct html_buf b = { .max = PAGE_SIZE_MAX };
 
 	page_begin(&b, "Deposit to ", v->company, v->sandbox);
-	page_puts(&b, "<header>\n<p class=\"merchant\">");
-	page_escape(&b, v->company);
-	page_puts(&b, "</p>\n<h1>Deposit</h1>\n");
+	html_puts(&b, "<header>\n<p class=\"merchant\">");
+	html_escape(&b, v->company);
+	html_puts(&b, "</p>\n<h1>Deposit</h1>\n");
 	if (v->deposit != NULL && page_has_text(v->deposit->client_deposit_id)) {
-		page_puts(&b, "<p class=\"muted\">Deposit ");
-		page_escape(&b, v->deposit->client_deposit_id);
-		page_puts(&b, "</p>\n");
+		html_puts(&b, "<p class=\"muted\">Deposit ");
+		html_escape(&b, v->deposit->client_deposit_id);
+		html_puts(&b, "</p>\n");
 	}
-	page_puts(&b, "</header>\n");
+	html_puts(&b, "</header>\n");
 
 	if (v->address_count == 0) {
-		page_puts(&b, "<p>No deposit address is available yet. Try again later.</p>\n");
+		html_puts(&b, "<p>No deposit address is available yet. Try again later.</p>\n");
 	} else {
-		page_puts(&b, "<p>Send any amount of one of these coins to its address. Every payment"
+		html_puts(&b, "<p>Send any amount of one of these coins to its address. Every payment"
 		              " is credited to your account at ");
-		page_escape(&b, v->company);
-		page_puts(&b, ". Send each coin only to its own address.</p>\n");
+		html_escape(&b, v->company);
+		html_puts(&b, ". Send each coin only to its own address.</p>\n");
 	}
 	for (size_t i = 0; i < v->address_count; i++)
 		deposit_address(&b, &v->addresses[i]);
 
 	page_end(&b);
-	return page_finish(&b, len);
+	return html_finish(&b, len);
 }
 
 /* Message page */
 
 char *page_message(int status, const char *title, const char *text, size_t *len)
 {
-	struct page_buf b = { 0 };
+	struct html_buf b = { .max = PAGE_SIZE_MAX };
 
 	page_begin(&b, "", page_has_text(title) ? title : "Error", false);
-	page_puts(&b, "<header>\n<h1>");
-	page_escape(&b, page_has_text(title) ? title : "Error");
-	page_puts(&b, "</h1>\n</header>\n");
+	html_puts(&b, "<header>\n<h1>");
+	html_escape(&b, page_has_text(title) ? title : "Error");
+	html_puts(&b, "</h1>\n</header>\n");
 	if (page_has_text(text)) {
-		page_puts(&b, "<p>");
-		page_escape(&b, text);
-		page_puts(&b, "</p>\n");
+		html_puts(&b, "<p>");
+		html_escape(&b, text);
+		html_puts(&b, "</p>\n");
 	}
 	if (status >= 400)
-		page_printf(&b, "<p class=\"muted\">Error %d</p>\n", status);
+		html_printf(&b, "<p class=\"muted\">Error %d</p>\n", status);
 	page_end(&b);
-	return page_finish(&b, len);
+	return html_finish(&b, len);
 }
 
 /* Static files */
