@@ -122,7 +122,7 @@ api_authenticate(struct http_request *r, enum auth_operation op, struct access_t
 
 /*
  * Reject a JSON object or array sent for one of the named fields, which
- * would otherwise read as missing. Returns 0, or -1 after answering 422.
+ * would otherwise read as missing. Returns 0, or -1 after sending 422.
  */
 static int
 api_reject_structured(struct http_request *r, const char *const *names)

@@ -1,7 +1,7 @@
 /*
  * Routes of the merchant API, the sandbox and the hosted pages. Each
  * handler receives a request whose body is complete and sends exactly one
- * answer. api_dispatch() is declared in http.h.
+ * response. api_dispatch() is declared in http.h.
  */
 #ifndef CITYPAY_API_H
 #define CITYPAY_API_H
@@ -16,7 +16,7 @@ int api_deposit_page(struct http_request *r);
 int api_static_css(struct http_request *r);
 int api_static_js(struct http_request *r);
 
-/* Answer 404 for an unknown order or deposit as JSON. */
+/* Send 404 for an unknown order or deposit as JSON. */
 int api_not_found(struct http_request *r, const char *what);
 
 /* Parse a positive decimal integer field; -1 when absent or invalid. */

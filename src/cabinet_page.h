@@ -21,7 +21,7 @@
 /* Maximum page size in bytes. A renderer returns NULL for a larger page. */
 #define CABINET_PAGE_MAX (1024 * 1024)
 
-/* What every signed-in page shows around its content. Pointers are borrowed. */
+/* The frame around every signed-in page: header, navigation, notice. Pointers are borrowed. */
 struct cabinet_frame {
 	const char *company;           /* header: company name */
 	int64_t customer_id;           /* header: customer ID */
@@ -37,7 +37,7 @@ struct cabinet_frame {
  * Each function returns a NUL-terminated heap string the caller frees,
  * with its length in *len, or NULL when memory runs out or the page
  * exceeds CABINET_PAGE_MAX (also when f is NULL). `data` is the
- * `data` object of the JSON API answer named beside each function, as
+ * `data` object of the JSON API response named beside each function, as
  * described in docs/CABINET.md.
  */
 
@@ -52,7 +52,7 @@ char *cabinet_page_tokens(const struct cabinet_frame *f, json_object *data, size
 char *cabinet_page_token_form(const struct cabinet_frame *f, json_object *data,
                               json_object *choices, bool totp_required, size_t *len);
 
-/* POST /cabinet/api/tokens answer: the one-time reveal of token and secret. */
+/* POST /cabinet/api/tokens response: the one-time reveal of token and secret. */
 char *cabinet_page_token_reveal(const struct cabinet_frame *f, json_object *data, size_t *len);
 
 /* Confirmation before revoking one token (data = token). */

@@ -2541,7 +2541,7 @@ main(int argc, char **argv)
 	int status;
 
 	log_set_level(LOG_WARN);
-	/* The database holds buyers' e-mail addresses: keep it and its WAL
+	/* The database contains buyers' e-mail addresses: keep it and its WAL
 	 * files private to the operator's account. */
 	umask(077);
 	if (sodium_init() < 0) {

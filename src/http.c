@@ -453,11 +453,11 @@ http_take_upload(struct http_request *r, const char *data, size_t size)
 
 /*
  * Set up a request on its first handler call. A body declared too large is
- * answered with 413 now, before libmicrohttpd sends "100 Continue", when the
+ * rejected with 413 now, before libmicrohttpd sends "100 Continue", when the
  * client waits for that or the body is larger than HTTP_DISCARD_MAX. A
  * smaller one is read and dropped first, so a client still sending it can
  * read the 413 instead of a reset connection. Any other request gets its
- * answer on a later call, because queueing a response on the first call
+ * response on a later call, because queueing a response on the first call
  * makes libmicrohttpd 0.9.75 close the connection instead of keeping it.
  */
 static enum MHD_Result
@@ -499,7 +499,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		*upload_data_size = 0;
 		/* An oversized body of unknown length is dropped as it arrives,
 		 * up to HTTP_DISCARD_MAX; past that the connection is closed
-		 * without an answer. */
+		 * without a response. */
 		if (r->body_too_large && r->discarded > HTTP_DISCARD_MAX) {
 			log_info("oversized body dropped", "client", r->client_text, NULL);
 			return MHD_NO;
@@ -514,7 +514,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 	log_set_request_id(NULL);
 	if (!r->responded)
 		ok = http_send_error(r, 500, "InternalServerError", NULL,
-		                     "the gateway failed to answer; the request id is in the log");
+		                     "the gateway failed to respond; the request id is in the log");
 	return ok == MHD_YES ? MHD_YES : MHD_NO;
 }
 

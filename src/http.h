@@ -37,7 +37,7 @@ struct http_request {
 	int status;
 	int64_t retry_after_s;      /* sent as Retry-After when nonzero */
 	const char *allow;          /* sent as Allow when not NULL (405) */
-	char set_cookie[2][320];    /* Set-Cookie values sent with the answer */
+	char set_cookie[2][320];    /* Set-Cookie values sent with the response */
 	int set_cookie_count;
 	int64_t started_us;
 	struct params params;
@@ -58,7 +58,7 @@ void http_stop(struct http_server *srv);
 
 /*
  * Parse the request body into r->params according to its Content-Type.
- * Returns 0, or sends the error answer (400, 415 or 422) and returns -1.
+ * Returns 0, or sends the error response (400, 415 or 422) and returns -1.
  */
 int http_parse_body(struct http_request *r);
 
@@ -69,7 +69,7 @@ const char *http_header(struct http_request *r, const char *name);
 const char *http_cookie(struct http_request *r, const char *name);
 
 /*
- * Add a cookie to the answer: HttpOnly, SameSite=Strict, the given path,
+ * Add a cookie to the response: HttpOnly, SameSite=Strict, the given path,
  * Secure when the public URL is https, and Max-Age when max_age_s >= 0
  * (0 deletes it). Returns -1 when two cookies are already set.
  */

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* Longest text ipaddr_format() and ipnet_format() write, NUL included. */
+/* Maximum length ipaddr_format() and ipnet_format() write, NUL included. */
 #define IPADDR_TEXT_MAX 64
 
 struct ipaddr {

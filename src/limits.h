@@ -33,7 +33,7 @@
  * still confirms an EXPIRED or UNDERPAID order. Milliseconds. */
 #define CP_ORDER_LATE_WINDOW_MS  (24LL * 3600 * 1000)
 
-/* Rate limits (API defaults); over a limit the answer is 429 */
+/* Rate limits (API defaults); over a limit the response is 429 */
 #define CP_LIMIT_TOKEN_PER_MINUTE   200
 #define CP_LIMIT_TOKEN_PER_HOUR     1000
 #define CP_LIMIT_ORDERS_PER_HOUR    500   /* per merchant */
@@ -43,7 +43,7 @@
 
 /* Callback delivery */
 #define CP_CALLBACK_TIMEOUT_MS   10000 /* whole request, connect included */
-#define CP_CALLBACK_RESPONSE_MAX 1024  /* bytes of a merchant's answer kept */
+#define CP_CALLBACK_RESPONSE_MAX 1024  /* bytes of a merchant's response kept */
 #define CP_CALLBACK_BATCH        32    /* deliveries in flight at once */
 #define CP_CALLBACK_RETRY_S      (24 * 3600 + 3600) /* give up after 25 hours */
 

@@ -14,7 +14,7 @@
 
 typedef __int128 money_t;
 
-/* Longest text money_format() and money_units_format() write, NUL included. */
+/* Maximum length money_format() and money_units_format() write, NUL included. */
 #define MONEY_TEXT_MAX 48
 
 /* Results of money_parse(). */

@@ -1,8 +1,8 @@
 /*
  * Fixed-window request counters kept in memory, keyed by a string such as
- * "token:42" or "ip:192.0.2.1". The table has a fixed number of slots; a
- * key may use one of 16 slots after its hash, and when they are all taken
- * the one with the oldest window is replaced, which resets that count.
+ * "token:42" or "ip:192.0.2.1". The table has a fixed number of slots. A
+ * key may use one of 16 slots after its hash. When they are all taken, the
+ * one with the oldest window is replaced, which resets that count.
  *
  * NOTE: counters are per process, so several daemons serving one merchant
  * each count on their own, and a restart starts every count again.

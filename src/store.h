@@ -76,7 +76,7 @@ struct delivery_row {
 	int attempts;
 	int last_http_status;           /* 0 when none */
 	char last_error[256];
-	char last_response[CP_CALLBACK_RESPONSE_MAX + 1]; /* the merchant's answer, truncated */
+	char last_response[CP_CALLBACK_RESPONSE_MAX + 1]; /* the merchant's response, truncated */
 	int64_t last_attempt_at;        /* 0 when never tried */
 	int64_t delivered_at;           /* 0 until delivered */
 };

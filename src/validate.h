@@ -1,6 +1,6 @@
 /*
  * Field validation shared by the API, the CLI and token creation. Each
- * failure is collected as (field, sentence) so that a 422 answer names every
+ * failure is collected as (field, sentence) so that a 422 response names every
  * offending field and says how to fix it.
  */
 #ifndef CITYPAY_VALIDATE_H
