@@ -12,19 +12,36 @@
 
 #define STORE_BUSY_TIMEOUT_MS 5000
 
+/* The connection of the calling thread's open transaction, if any. */
+static _Thread_local struct store_conn *store_current;
+
+static struct store_conn *
+store_conn(struct store *st)
+{
+	if (store_current != NULL && store_current->owner == st)
+		return store_current;
+	return &st->writer;
+}
+
+sqlite3 *
+store_db(struct store *st)
+{
+	return store_conn(st)->db;
+}
+
 void
 store_log_error(struct store *st, const char *context)
 {
 	log_error("store error", "context", context,
-	          "error", sqlite3_errmsg(st->db), NULL);
+	          "error", sqlite3_errmsg(store_db(st)), NULL);
 }
 
 static int
-store_exec_sql(struct store *st, const char *sql)
+store_exec_sql(sqlite3 *db, const char *sql)
 {
 	char *msg = NULL;
 
-	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
 		return 0;
 	log_error("store statement failed", "error", msg ? msg : "unknown", NULL);
 	sqlite3_free(msg);
@@ -37,7 +54,7 @@ store_current_version(struct store *st)
 	sqlite3_stmt *stmt = NULL;
 	int version = 0;
 
-	if (sqlite3_prepare_v2(st->db,
+	if (sqlite3_prepare_v2(st->writer.db,
 	    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
 	    -1, &stmt, NULL) != SQLITE_OK)
 		return -1;
@@ -51,11 +68,13 @@ store_current_version(struct store *st)
 static int
 store_migrate(struct store *st, char *err, size_t errlen)
 {
-	if (store_exec_sql(st, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	sqlite3 *db = st->writer.db;
+
+	if (store_exec_sql(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
 	    " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
 	    " applied_at INTEGER NOT NULL)") != 0) {
 		snprintf(err, errlen, "cannot create schema_migrations: %s",
-		         sqlite3_errmsg(st->db));
+		         sqlite3_errmsg(db));
 		return -1;
 	}
 
@@ -69,18 +88,38 @@ store_migrate(struct store *st, char *err, size_t errlen)
 		snprintf(record, sizeof(record),
 		         "INSERT INTO schema_migrations(version, name, applied_at)"
 		         " VALUES (%d, '%s', strftime('%%s', 'now'))", m->version, m->name);
-		if (store_exec_sql(st, "BEGIN IMMEDIATE") != 0 ||
-		    store_exec_sql(st, m->sql) != 0 ||
-		    store_exec_sql(st, record) != 0 ||
-		    store_exec_sql(st, "COMMIT") != 0) {
+		if (store_exec_sql(db, "BEGIN IMMEDIATE") != 0 ||
+		    store_exec_sql(db, m->sql) != 0 ||
+		    store_exec_sql(db, record) != 0 ||
+		    store_exec_sql(db, "COMMIT") != 0) {
 			snprintf(err, errlen, "migration %d (%s) failed: %s",
-			         m->version, m->name, sqlite3_errmsg(st->db));
-			store_exec_sql(st, "ROLLBACK");
+			         m->version, m->name, sqlite3_errmsg(db));
+			store_exec_sql(db, "ROLLBACK");
 			return -1;
 		}
 		log_info("schema migrated", "version", log_int(m->version), "name", m->name, NULL);
 	}
 	return 0;
+}
+
+static int
+store_conn_open(struct store *st, struct store_conn *c, int flags)
+{
+	c->owner = st;
+	if (sqlite3_open_v2(st->path, &c->db, flags, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_busy_timeout(c->db, STORE_BUSY_TIMEOUT_MS);
+	return 0;
+}
+
+static void
+store_conn_close(struct store_conn *c)
+{
+	for (int i = 0; i < STORE_STMT_CACHE; i++)
+		sqlite3_finalize(c->cache[i].stmt);
+	sqlite3_close(c->db);
+	c->db = NULL;
+	pthread_mutex_destroy(&c->lock);
 }
 
 struct store *
@@ -92,24 +131,35 @@ store_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	pthread_mutex_init(&st->lock, NULL);
+	if (snprintf(st->path, sizeof(st->path), "%s", path) >= (int)sizeof(st->path)) {
+		snprintf(err, errlen, "database path is longer than %zu bytes",
+		         sizeof(st->path) - 1);
+		free(st);
+		return NULL;
+	}
+	pthread_mutex_init(&st->writer.lock, NULL);
+	pthread_mutex_init(&st->commit_lock, NULL);
+	pthread_cond_init(&st->committed, NULL);
+	for (int i = 0; i < STORE_READERS; i++)
+		pthread_mutex_init(&st->readers[i].lock, NULL);
+	/* Another connection to an in-memory database is another database. */
+	if (strcmp(path, ":memory:") != 0 && path[0] != '\0')
+		st->reader_count = STORE_READERS;
 
-	if (sqlite3_open_v2(path, &st->db,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-	    NULL) != SQLITE_OK) {
+	if (store_conn_open(st, &st->writer,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX) != 0) {
 		snprintf(err, errlen, "cannot open database %s: %s", path,
-		         st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		         st->writer.db ? sqlite3_errmsg(st->writer.db) : "out of memory");
 		goto fail;
 	}
-	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
 
 	/* WAL lets readers run beside the writer; FULL syncs the WAL on every
 	 * commit, so a request that got a success response survives a power cut. */
-	if (store_exec_sql(st, "PRAGMA journal_mode=WAL") != 0 ||
-	    store_exec_sql(st, "PRAGMA synchronous=FULL") != 0 ||
-	    store_exec_sql(st, "PRAGMA foreign_keys=ON") != 0) {
+	if (store_exec_sql(st->writer.db, "PRAGMA journal_mode=WAL") != 0 ||
+	    store_exec_sql(st->writer.db, "PRAGMA synchronous=FULL") != 0 ||
+	    store_exec_sql(st->writer.db, "PRAGMA foreign_keys=ON") != 0) {
 		snprintf(err, errlen, "cannot configure database %s: %s", path,
-		         sqlite3_errmsg(st->db));
+		         sqlite3_errmsg(st->writer.db));
 		goto fail;
 	}
 	if (store_migrate(st, err, errlen) != 0)
@@ -126,10 +176,11 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
-	for (int i = 0; i < STORE_STMT_CACHE; i++)
-		sqlite3_finalize(st->cache[i].stmt);
-	sqlite3_close(st->db);
-	pthread_mutex_destroy(&st->lock);
+	for (int i = 0; i < STORE_READERS; i++)
+		store_conn_close(&st->readers[i]);
+	store_conn_close(&st->writer);
+	pthread_cond_destroy(&st->committed);
+	pthread_mutex_destroy(&st->commit_lock);
 	free(st);
 }
 
@@ -139,76 +190,261 @@ store_schema_version(struct store *st)
 	return store_current_version(st);
 }
 
-static enum cp_result
-store_begin_with(struct store *st, const char *sql)
+/*
+ * Reset every statement still stepping, so that no statement keeps a read
+ * snapshot open after its transaction (it would hold back WAL checkpoints).
+ */
+static void
+store_conn_reset_all(struct store_conn *c)
 {
-	pthread_mutex_lock(&st->lock);
-	if (store_exec_sql(st, sql) != 0) {
-		pthread_mutex_unlock(&st->lock);
-		return CP_ERROR;
+	sqlite3_stmt *stmt = NULL;
+
+	while ((stmt = sqlite3_next_stmt(c->db, stmt)) != NULL)
+		if (sqlite3_stmt_busy(stmt))
+			sqlite3_reset(stmt);
+}
+
+/*
+ * End the open batch with rc: wake its waiters with that result. Called
+ * with writer.lock held after COMMIT, or when the batch was lost.
+ */
+static void
+store_batch_finish(struct store *st, enum cp_result rc)
+{
+	struct store_waiter **w;
+
+	st->batch_open = false;
+	pthread_mutex_lock(&st->commit_lock);
+	for (w = &st->waiters; *w != NULL; ) {
+		if ((*w)->batch == st->batch) {
+			(*w)->rc = rc;
+			(*w)->done = true;
+			*w = (*w)->next;
+		} else {
+			w = &(*w)->next;
+		}
 	}
-	st->in_transaction = true;
-	return CP_OK;
+	pthread_cond_broadcast(&st->committed);
+	pthread_mutex_unlock(&st->commit_lock);
+}
+
+/*
+ * SQLite rolls back the whole transaction on some errors (a full disk, an
+ * I/O error). The batch is then lost: every transaction released into it
+ * must fail, and nothing may be added to it.
+ */
+static bool
+store_batch_lost(struct store *st)
+{
+	if (st->batch_open && sqlite3_get_autocommit(st->writer.db)) {
+		log_error("store batch rolled back by SQLite", NULL);
+		store_batch_finish(st, CP_ERROR);
+		return true;
+	}
+	return false;
+}
+
+/* Count write transactions in progress; a waiter about to commit waits for 0. */
+static void
+store_writing(struct store *st, int delta)
+{
+	pthread_mutex_lock(&st->commit_lock);
+	st->writing += delta;
+	if (st->writing == 0)
+		pthread_cond_broadcast(&st->committed);
+	pthread_mutex_unlock(&st->commit_lock);
 }
 
 enum cp_result
 store_begin(struct store *st)
 {
-	return store_begin_with(st, "BEGIN IMMEDIATE");
+	struct store_conn *c = &st->writer;
+
+	store_writing(st, 1);
+	pthread_mutex_lock(&c->lock);
+	store_batch_lost(st);
+	if (!st->batch_open) {
+		if (store_exec_sql(c->db, "BEGIN IMMEDIATE") != 0) {
+			pthread_mutex_unlock(&c->lock);
+			store_writing(st, -1);
+			return CP_ERROR;
+		}
+		st->batch_open = true;
+		st->batch++;
+	}
+	if (store_exec_sql(c->db, "SAVEPOINT request") != 0) {
+		store_batch_lost(st);
+		pthread_mutex_unlock(&c->lock);
+		store_writing(st, -1);
+		return CP_ERROR;
+	}
+	store_current = c;
+	return CP_OK;
 }
 
+/*
+ * A read runs on a reader connection, which sees only committed, durable
+ * rows; without readers (in-memory databases) it runs like a write.
+ */
 enum cp_result
 store_begin_read(struct store *st)
 {
-	return store_begin_with(st, "BEGIN");
+	struct store_conn *c = NULL;
+	unsigned start = __atomic_fetch_add(&st->next_reader, 1, __ATOMIC_RELAXED);
+
+	if (st->reader_count == 0)
+		return store_begin(st);
+	for (int i = 0; i < st->reader_count && c == NULL; i++) {
+		struct store_conn *r = &st->readers[(start + (unsigned)i) % (unsigned)st->reader_count];
+		if (pthread_mutex_trylock(&r->lock) == 0)
+			c = r;
+	}
+	if (c == NULL) {
+		c = &st->readers[start % (unsigned)st->reader_count];
+		pthread_mutex_lock(&c->lock);
+	}
+	if (c->db == NULL && store_conn_open(st, c,
+	    SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX) != 0) {
+		log_error("cannot open a reader connection", "error",
+		          c->db ? sqlite3_errmsg(c->db) : "out of memory", NULL);
+		sqlite3_close(c->db);
+		c->db = NULL;
+		pthread_mutex_unlock(&c->lock);
+		return CP_ERROR;
+	}
+	if (store_exec_sql(c->db, "BEGIN") != 0) {
+		pthread_mutex_unlock(&c->lock);
+		return CP_ERROR;
+	}
+	store_current = c;
+	return CP_OK;
+}
+
+/* Wait until the batch of w is committed, issuing the COMMIT if no one is. */
+static enum cp_result
+store_batch_wait(struct store *st, struct store_waiter *w)
+{
+	pthread_mutex_lock(&st->commit_lock);
+	while (!w->done) {
+		if (st->committing || st->writing > 0) {
+			pthread_cond_wait(&st->committed, &st->commit_lock);
+			continue;
+		}
+		st->committing = true;
+		pthread_mutex_unlock(&st->commit_lock);
+
+		/* Holding the writer means no transaction is half done: the
+		 * batch holds only released savepoints and may be committed. */
+		pthread_mutex_lock(&st->writer.lock);
+		if (!store_batch_lost(st) && st->batch_open) {
+			enum cp_result rc = CP_OK;
+
+			if (store_exec_sql(st->writer.db, "COMMIT") != 0) {
+				store_exec_sql(st->writer.db, "ROLLBACK");
+				rc = CP_ERROR;
+			}
+			__atomic_add_fetch(&st->commits, 1, __ATOMIC_RELAXED);
+			store_conn_reset_all(&st->writer);
+			store_batch_finish(st, rc);
+		}
+		pthread_mutex_unlock(&st->writer.lock);
+
+		pthread_mutex_lock(&st->commit_lock);
+		st->committing = false;
+		pthread_cond_broadcast(&st->committed);
+	}
+	pthread_mutex_unlock(&st->commit_lock);
+	return w->rc;
 }
 
 enum cp_result
 store_commit(struct store *st)
 {
-	enum cp_result rc = CP_OK;
+	struct store_conn *c = store_conn(st);
+	struct store_waiter w = { 0 };
 
-	if (store_exec_sql(st, "COMMIT") != 0) {
-		store_exec_sql(st, "ROLLBACK");
-		rc = CP_ERROR;
+	store_current = NULL;
+	if (c != &st->writer) {
+		enum cp_result rc = store_exec_sql(c->db, "COMMIT") == 0 ? CP_OK : CP_ERROR;
+		store_conn_reset_all(c);
+		pthread_mutex_unlock(&c->lock);
+		return rc;
 	}
-	st->in_transaction = false;
-	pthread_mutex_unlock(&st->lock);
-	return rc;
+	if (store_exec_sql(c->db, "RELEASE request") != 0) {
+		store_exec_sql(c->db, "ROLLBACK TO request");
+		store_exec_sql(c->db, "RELEASE request");
+		store_batch_lost(st);
+		pthread_mutex_unlock(&c->lock);
+		store_writing(st, -1);
+		return CP_ERROR;
+	}
+	if (store_batch_lost(st)) {
+		pthread_mutex_unlock(&c->lock);
+		store_writing(st, -1);
+		return CP_ERROR;
+	}
+	__atomic_add_fetch(&st->transactions, 1, __ATOMIC_RELAXED);
+	w.batch = st->batch;
+	pthread_mutex_lock(&st->commit_lock);
+	w.next = st->waiters;
+	st->waiters = &w;
+	st->writing--;
+	pthread_mutex_unlock(&st->commit_lock);
+	pthread_mutex_unlock(&c->lock);
+	return store_batch_wait(st, &w);
 }
 
 void
 store_rollback(struct store *st)
 {
-	store_exec_sql(st, "ROLLBACK");
-	st->in_transaction = false;
-	pthread_mutex_unlock(&st->lock);
+	struct store_conn *c = store_conn(st);
+
+	store_current = NULL;
+	if (c != &st->writer) {
+		store_exec_sql(c->db, "ROLLBACK");
+		store_conn_reset_all(c);
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	store_exec_sql(c->db, "ROLLBACK TO request");
+	store_exec_sql(c->db, "RELEASE request");
+	store_batch_lost(st);
+	pthread_mutex_unlock(&c->lock);
+	store_writing(st, -1);
+}
+
+void
+store_stats(struct store *st, struct store_stats *out)
+{
+	out->transactions = __atomic_load_n(&st->transactions, __ATOMIC_RELAXED);
+	out->commits = __atomic_load_n(&st->commits, __ATOMIC_RELAXED);
 }
 
 static sqlite3_stmt *
 store_cached(struct store *st, const char *sql)
 {
+	struct store_conn *c = store_conn(st);
 	int free_slot = -1;
 
 	for (int i = 0; i < STORE_STMT_CACHE; i++) {
-		if (st->cache[i].sql == sql) {
-			sqlite3_reset(st->cache[i].stmt);
-			sqlite3_clear_bindings(st->cache[i].stmt);
-			return st->cache[i].stmt;
+		if (c->cache[i].sql == sql) {
+			sqlite3_reset(c->cache[i].stmt);
+			sqlite3_clear_bindings(c->cache[i].stmt);
+			return c->cache[i].stmt;
 		}
-		if (st->cache[i].sql == NULL && free_slot < 0)
+		if (c->cache[i].sql == NULL && free_slot < 0)
 			free_slot = i;
 	}
 
 	sqlite3_stmt *stmt = NULL;
-	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
 	    &stmt, NULL) != SQLITE_OK) {
 		store_log_error(st, "prepare");
 		return NULL;
 	}
 	if (free_slot >= 0) {
-		st->cache[free_slot].sql = sql;
-		st->cache[free_slot].stmt = stmt;
+		c->cache[free_slot].sql = sql;
+		c->cache[free_slot].stmt = stmt;
 	} else {
 		/* NOTE: a full cache is a programming error (more distinct
 		 * statements than STORE_STMT_CACHE); the statement leaks until
@@ -285,7 +521,7 @@ store_exec_stmt(struct store *st, sqlite3_stmt *stmt)
 	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
 		return CP_OK;
 	if (rc == SQLITE_CONSTRAINT &&
-	    sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_UNIQUE)
+	    sqlite3_extended_errcode(store_db(st)) == SQLITE_CONSTRAINT_UNIQUE)
 		return CP_EXISTS;
 	store_log_error(st, "step");
 	return CP_ERROR;

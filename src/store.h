@@ -2,11 +2,12 @@
  * The store: merchants, access tokens, orders, deposits, addresses,
  * transactions and callback events in SQLite (WAL, synchronous=FULL).
  *
- * A `struct store` is one database connection guarded by a mutex, so
- * threads may share it. Every call other than store_open() and
- * store_close() must be made between store_begin() and store_commit() or
- * store_rollback(), which hold the mutex: a state change and the callback
- * events it causes are then written in one transaction.
+ * A `struct store` is one writer connection and a few reader connections,
+ * each guarded by a mutex, so threads may share it. Every call other than
+ * store_open(), store_close() and store_stats() must be made between
+ * store_begin() or store_begin_read() and store_commit() or
+ * store_rollback(): a state change and the callback events it causes are
+ * then written in one transaction.
  */
 #ifndef CITYPAY_STORE_H
 #define CITYPAY_STORE_H
@@ -177,12 +178,27 @@ void store_close(struct store *st);
 /* The connection's schema version after migrations. */
 int store_schema_version(struct store *st);
 
-/* Take the mutex and BEGIN IMMEDIATE (write) or BEGIN (read only). */
+/*
+ * Start a write transaction on the writer connection, or a read-only one on
+ * a reader connection, which sees only committed rows. Every store call of
+ * the thread then runs in it until store_commit() or store_rollback().
+ */
 enum cp_result store_begin(struct store *st);
 enum cp_result store_begin_read(struct store *st);
-/* COMMIT, or ROLLBACK; both release the mutex. */
+/*
+ * End the transaction and release the connection. A write returns once its
+ * batch's COMMIT is durable (CP_ERROR when that COMMIT fails); concurrent
+ * writes share one COMMIT (group commit, see store_internal.h).
+ */
 enum cp_result store_commit(struct store *st);
 void store_rollback(struct store *st);
+
+/* Counters of the group commit since open: write transactions, COMMITs. */
+struct store_stats {
+	uint64_t transactions;
+	uint64_t commits;
+};
+void store_stats(struct store *st, struct store_stats *out);
 
 /* Merchants */
 enum cp_result store_merchant_insert(struct store *st, struct merchant *m);

@@ -70,7 +70,7 @@ store_tx_insert(struct store *st, struct chain_tx *tx)
 		tx->created_at_ms));
 
 	if (rc == CP_OK)
-		tx->id = sqlite3_last_insert_rowid(st->db);
+		tx->id = sqlite3_last_insert_rowid(store_db(st));
 	return rc;
 }
 
@@ -155,7 +155,7 @@ store_event_insert(struct store *st, const struct callback_event *ev)
 		ev->body, ev->created_at));
 	if (rc != CP_OK)
 		return rc;
-	row = sqlite3_last_insert_rowid(st->db);
+	row = sqlite3_last_insert_rowid(store_db(st));
 
 	/* One delivery per callback URL; the URLs are newline-separated. */
 	for (const char *p = ev->urls; *p != '\0';) {
@@ -218,7 +218,7 @@ store_delivery_resend(struct store *st, int64_t order_id, int64_t delivery_id, i
 	enum cp_result rc = store_exec_stmt(st, store_stmt(st, sql, "iii", now, delivery_id,
 	                                    order_id));
 
-	if (rc == CP_OK && sqlite3_changes(st->db) == 0)
+	if (rc == CP_OK && sqlite3_changes(store_db(st)) == 0)
 		return CP_NOT_FOUND;
 	return rc;
 }

@@ -5,22 +5,73 @@
 #define CITYPAY_STORE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sqlite3.h>
 
 #include "store.h"
 
 #define STORE_STMT_CACHE 256 /* distinct statements per connection; about 70 exist */
+#define STORE_READERS    8   /* read-only connections, opened on first use */
 
-struct store {
+/* One SQLite connection, its mutex and its prepared statements. */
+struct store_conn {
+	struct store *owner;
 	sqlite3 *db;
-	pthread_mutex_t lock;
-	bool in_transaction;
+	pthread_mutex_t lock;           /* held from begin to commit or rollback */
 	/* Prepared statements keyed by the address of their static SQL text. */
 	struct {
 		const char *sql;
 		sqlite3_stmt *stmt;
 	} cache[STORE_STMT_CACHE];
 };
+
+/* A thread waiting in store_commit() until its batch is durable. */
+struct store_waiter {
+	uint64_t batch;
+	bool done;
+	enum cp_result rc;
+	struct store_waiter *next;
+};
+
+/*
+ * Group commit: write transactions run one at a time on the writer
+ * connection, each inside a savepoint of one open batch transaction. A
+ * finished transaction releases its savepoint and the connection, then waits
+ * until a COMMIT of its batch is durable; the first waiter to find no commit
+ * running issues it for every transaction released so far. Concurrent
+ * requests then share one fsync instead of paying one each. Before it
+ * commits, the waiter lets the write transactions already begun finish, so
+ * they join the batch; they are short, since a transaction never waits for
+ * anything but the store.
+ *
+ * Lock order: writer.lock before commit_lock.
+ */
+struct store {
+	char path[4096];
+	struct store_conn writer;
+	struct store_conn readers[STORE_READERS];
+	int reader_count;               /* 0 for an in-memory database */
+	unsigned next_reader;           /* where the search for a free reader starts */
+
+	/* Guarded by writer.lock. */
+	bool batch_open;                /* BEGIN IMMEDIATE issued, COMMIT not yet */
+	uint64_t batch;                 /* number of the open or last batch */
+
+	/* Guarded by commit_lock. */
+	pthread_mutex_t commit_lock;
+	pthread_cond_t committed;
+	bool committing;                /* a waiter is issuing COMMIT */
+	int writing;                    /* write transactions begun, not yet released */
+	struct store_waiter *waiters;
+
+	/* Updated atomically; read by store_stats(). */
+	uint64_t transactions;
+	uint64_t commits;
+};
+
+/* The connection the calling thread's transaction runs on. */
+sqlite3 *store_db(struct store *st);
 
 /*
  * Return a reset prepared statement for static SQL text, binding the

@@ -45,7 +45,7 @@ store_merchant_insert(struct store *st, struct merchant *m)
 		m->created_at, m->password_hash[0] ? m->password_hash : NULL));
 
 	if (rc == CP_OK)
-		m->id = sqlite3_last_insert_rowid(st->db);
+		m->id = sqlite3_last_insert_rowid(store_db(st));
 	return rc;
 }
 
@@ -75,7 +75,7 @@ store_merchant_update(struct store *st, const struct merchant *m)
 		(int64_t)m->tolerance_over_pct, (int64_t)m->order_expiry_minutes,
 		(int64_t)m->auto_exchange, m->id));
 
-	if (rc == CP_OK && sqlite3_changes(st->db) == 0)
+	if (rc == CP_OK && sqlite3_changes(store_db(st)) == 0)
 		return CP_NOT_FOUND;
 	return rc;
 }
@@ -98,7 +98,7 @@ store_merchant_find_email(struct store *st, const char *email, struct merchant *
 static enum cp_result
 store_changed_one(struct store *st, enum cp_result rc)
 {
-	if (rc == CP_OK && sqlite3_changes(st->db) == 0)
+	if (rc == CP_OK && sqlite3_changes(store_db(st)) == 0)
 		return CP_NOT_FOUND;
 	return rc;
 }
@@ -128,7 +128,7 @@ store_merchant_use_totp_step(struct store *st, int64_t id, int64_t step)
 		" WHERE id = ? AND totp_last_step < ?";
 	enum cp_result rc = store_exec_stmt(st, store_stmt(st, sql, "iii", step, id, step));
 
-	return rc == CP_OK && sqlite3_changes(st->db) == 0 ? CP_CONFLICT : rc;
+	return rc == CP_OK && sqlite3_changes(store_db(st)) == 0 ? CP_CONFLICT : rc;
 }
 
 enum cp_result
@@ -196,7 +196,7 @@ store_token_insert(struct store *st, struct access_token *t)
 		t->last_chars, t->signing_secret_sealed, t->created_at));
 
 	if (rc == CP_OK)
-		t->id = sqlite3_last_insert_rowid(st->db);
+		t->id = sqlite3_last_insert_rowid(store_db(st));
 	return rc;
 }
 
@@ -253,7 +253,7 @@ store_token_revoke(struct store *st, int64_t merchant_id, const char *name, int6
 		" WHERE merchant_id = ? AND name = ? AND revoked_at IS NULL";
 	enum cp_result rc = store_exec_stmt(st, store_stmt(st, sql, "iit", now, merchant_id, name));
 
-	if (rc == CP_OK && sqlite3_changes(st->db) == 0)
+	if (rc == CP_OK && sqlite3_changes(store_db(st)) == 0)
 		return CP_NOT_FOUND;
 	return rc;
 }

@@ -65,7 +65,7 @@ store_order_insert(struct store *st, struct order *o)
 		o->created_at_ms, o->expires_at_ms, o->updated_at_ms));
 
 	if (rc == CP_OK)
-		o->id = sqlite3_last_insert_rowid(st->db);
+		o->id = sqlite3_last_insert_rowid(store_db(st));
 	return rc;
 }
 
@@ -109,7 +109,7 @@ store_order_update(struct store *st, const struct order *o, enum order_status ex
 		o->amount_crypto, nonempty(o->exchange_rate), o->expires_at_ms,
 		o->updated_at_ms, o->id, order_status_code(expected)));
 
-	if (rc == CP_OK && sqlite3_changes(st->db) == 0)
+	if (rc == CP_OK && sqlite3_changes(store_db(st)) == 0)
 		return CP_CONFLICT;
 	return rc;
 }
@@ -277,7 +277,7 @@ store_deposit_insert(struct store *st, struct deposit *d)
 		d->created_at_ms));
 
 	if (rc == CP_OK)
-		d->id = sqlite3_last_insert_rowid(st->db);
+		d->id = sqlite3_last_insert_rowid(store_db(st));
 	return rc;
 }
 

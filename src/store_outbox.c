@@ -489,7 +489,7 @@ store_outbox_resend(struct store *st, const char *event_id, int64_t now, int64_t
 	rc = store_exec_stmt(st, store_stmt(st, sql_resend, "ii", ev.id, now));
 	if (rc != CP_OK)
 		return rc;
-	*deliveries = sqlite3_changes(st->db);
+	*deliveries = sqlite3_changes(store_db(st));
 	return CP_OK;
 }
 

@@ -1,0 +1,275 @@
+/*
+ * Unit tests of the store's transactions: group commit under concurrent
+ * writers, rollback inside a shared batch, and readers that see only
+ * committed rows.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+#define WRITER_THREADS 8
+#define WRITES_PER_THREAD 50
+
+struct fixture {
+	char dir[64];
+	char db_path[128];
+	struct store *store;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	char err[256];
+
+	assert_non_null(fx);
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/citypay-store-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->db_path, sizeof(fx->db_path), "%s/test.db", fx->dir);
+	fx->store = store_open(fx->db_path, err, sizeof(err));
+	assert_non_null(fx->store);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+	const char *suffixes[] = { "", "-wal", "-shm" };
+	char path[160];
+
+	store_close(fx->store);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s", fx->db_path, suffixes[i]);
+		unlink(path);
+	}
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static void
+merchant_fill(struct merchant *m, const char *email)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->company, sizeof(m->company), "Shop");
+	snprintf(m->email, sizeof(m->email), "%s", email);
+	snprintf(m->default_currency, sizeof(m->default_currency), "USD");
+	snprintf(m->enabled_coins, sizeof(m->enabled_coins), "BTC");
+	m->order_expiry_minutes = 60;
+	m->created_at = 1;
+}
+
+/* Count merchants through a connection of its own, outside the store. */
+static int
+count_merchants(const char *db_path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *stmt = NULL;
+	int n = -1;
+
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM merchants", -1,
+	                                    &stmt, NULL), SQLITE_OK);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		n = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return n;
+}
+
+struct writer_arg {
+	struct store *store;
+	int thread;
+	int failures;
+};
+
+static void *
+writer_main(void *p)
+{
+	struct writer_arg *arg = p;
+
+	for (int i = 0; i < WRITES_PER_THREAD; i++) {
+		struct merchant m;
+		char email[64];
+
+		snprintf(email, sizeof(email), "w%d-%d@example.com", arg->thread, i);
+		merchant_fill(&m, email);
+		if (store_begin(arg->store) != CP_OK) {
+			arg->failures++;
+			continue;
+		}
+		if (store_merchant_insert(arg->store, &m) != CP_OK) {
+			store_rollback(arg->store);
+			arg->failures++;
+			continue;
+		}
+		if (store_commit(arg->store) != CP_OK)
+			arg->failures++;
+	}
+	return NULL;
+}
+
+static void
+test_concurrent_writers_all_commit(void **state)
+{
+	struct fixture *fx = *state;
+	pthread_t threads[WRITER_THREADS];
+	struct writer_arg args[WRITER_THREADS];
+	struct store_stats stats;
+
+	for (int i = 0; i < WRITER_THREADS; i++) {
+		args[i] = (struct writer_arg){ .store = fx->store, .thread = i };
+		assert_int_equal(pthread_create(&threads[i], NULL, writer_main, &args[i]), 0);
+	}
+	for (int i = 0; i < WRITER_THREADS; i++) {
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+		assert_int_equal(args[i].failures, 0);
+	}
+	/* Each store_commit() returned after its COMMIT, so a second
+	 * connection sees every row. */
+	assert_int_equal(count_merchants(fx->db_path), WRITER_THREADS * WRITES_PER_THREAD);
+	store_stats(fx->store, &stats);
+	assert_int_equal(stats.transactions, WRITER_THREADS * WRITES_PER_THREAD);
+	assert_true(stats.commits >= 1);
+	assert_true(stats.commits <= stats.transactions);
+}
+
+static void
+test_rollback_keeps_other_transactions(void **state)
+{
+	struct fixture *fx = *state;
+	struct merchant kept, dropped, found;
+
+	merchant_fill(&kept, "kept@example.com");
+	assert_int_equal(store_begin(fx->store), CP_OK);
+	assert_int_equal(store_merchant_insert(fx->store, &kept), CP_OK);
+	assert_int_equal(store_commit(fx->store), CP_OK);
+
+	merchant_fill(&dropped, "dropped@example.com");
+	assert_int_equal(store_begin(fx->store), CP_OK);
+	assert_int_equal(store_merchant_insert(fx->store, &dropped), CP_OK);
+	store_rollback(fx->store);
+
+	assert_int_equal(store_begin_read(fx->store), CP_OK);
+	assert_int_equal(store_merchant_get(fx->store, kept.id, &found), CP_OK);
+	assert_string_equal(found.email, "kept@example.com");
+	assert_int_equal(store_commit(fx->store), CP_OK);
+	assert_int_equal(count_merchants(fx->db_path), 1);
+}
+
+struct staged_writer {
+	struct store *store;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int stage;                      /* 1: inserted, not committed; 2: go on */
+	int64_t id;
+};
+
+static void
+staged_set(struct staged_writer *sw, int stage)
+{
+	pthread_mutex_lock(&sw->lock);
+	sw->stage = stage;
+	pthread_cond_broadcast(&sw->cond);
+	pthread_mutex_unlock(&sw->lock);
+}
+
+static void
+staged_wait(struct staged_writer *sw, int stage)
+{
+	pthread_mutex_lock(&sw->lock);
+	while (sw->stage < stage)
+		pthread_cond_wait(&sw->cond, &sw->lock);
+	pthread_mutex_unlock(&sw->lock);
+}
+
+static void *
+staged_main(void *p)
+{
+	struct staged_writer *sw = p;
+	struct merchant m;
+
+	merchant_fill(&m, "staged@example.com");
+	if (store_begin(sw->store) != CP_OK || store_merchant_insert(sw->store, &m) != CP_OK)
+		return NULL;
+	sw->id = m.id;
+	staged_set(sw, 1);
+	staged_wait(sw, 2);
+	store_commit(sw->store);
+	return NULL;
+}
+
+/* A read started while a write is open does not see the write's rows. */
+static void
+test_reader_sees_only_committed_rows(void **state)
+{
+	struct fixture *fx = *state;
+	struct staged_writer sw = { .store = fx->store };
+	struct merchant found;
+	pthread_t thread;
+
+	pthread_mutex_init(&sw.lock, NULL);
+	pthread_cond_init(&sw.cond, NULL);
+	assert_int_equal(pthread_create(&thread, NULL, staged_main, &sw), 0);
+	staged_wait(&sw, 1);
+
+	assert_int_equal(store_begin_read(fx->store), CP_OK);
+	assert_int_equal(store_merchant_get(fx->store, sw.id, &found), CP_NOT_FOUND);
+	assert_int_equal(store_commit(fx->store), CP_OK);
+
+	staged_set(&sw, 2);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+
+	assert_int_equal(store_begin_read(fx->store), CP_OK);
+	assert_int_equal(store_merchant_get(fx->store, sw.id, &found), CP_OK);
+	assert_int_equal(store_commit(fx->store), CP_OK);
+	pthread_cond_destroy(&sw.cond);
+	pthread_mutex_destroy(&sw.lock);
+}
+
+/* An in-memory database has no readers: reads run on the writer. */
+static void
+test_in_memory_reads_use_the_writer(void **state)
+{
+	struct store *st;
+	struct merchant m, found;
+	char err[256];
+
+	(void)state;
+	st = store_open(":memory:", err, sizeof(err));
+	assert_non_null(st);
+	merchant_fill(&m, "memory@example.com");
+	assert_int_equal(store_begin(st), CP_OK);
+	assert_int_equal(store_merchant_insert(st, &m), CP_OK);
+	assert_int_equal(store_commit(st), CP_OK);
+	assert_int_equal(store_begin_read(st), CP_OK);
+	assert_int_equal(store_merchant_get(st, m.id, &found), CP_OK);
+	assert_int_equal(store_commit(st), CP_OK);
+	store_close(st);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_concurrent_writers_all_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_keeps_other_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_sees_only_committed_rows, setup, teardown),
+		cmocka_unit_test(test_in_memory_reads_use_the_writer),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
