@@ -237,14 +237,15 @@ static bool
 store_batch_lost(struct store *st)
 {
 	if (st->batch_open && sqlite3_get_autocommit(st->writer.db)) {
-		log_error("store batch rolled back by SQLite", NULL);
+		log_error("store batch rolled back by SQLite; its transactions fail",
+		          "batch", log_int(st->batch), NULL);
 		store_batch_finish(st, CP_ERROR);
 		return true;
 	}
 	return false;
 }
 
-/* Count write transactions in progress; a waiter about to commit waits for 0. */
+/* Count write transactions in progress. A waiter about to commit waits until none is left. */
 static void
 store_writing(struct store *st, int delta)
 {
@@ -283,8 +284,8 @@ store_begin(struct store *st)
 }
 
 /*
- * A read runs on a reader connection, which sees only committed, durable
- * rows; without readers (in-memory databases) it runs like a write.
+ * Run a read on a reader connection, which reads only committed, durable
+ * rows. Without readers (in-memory databases), a read runs like a write.
  */
 enum cp_result
 store_begin_read(struct store *st)
@@ -305,7 +306,7 @@ store_begin_read(struct store *st)
 	}
 	if (c->db == NULL && store_conn_open(st, c,
 	    SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX) != 0) {
-		log_error("cannot open a reader connection", "error",
+		log_error("failed to open a reader connection", "error",
 		          c->db ? sqlite3_errmsg(c->db) : "out of memory", NULL);
 		sqlite3_close(c->db);
 		c->db = NULL;
@@ -333,8 +334,8 @@ store_batch_wait(struct store *st, struct store_waiter *w)
 		st->committing = true;
 		pthread_mutex_unlock(&st->commit_lock);
 
-		/* Holding the writer means no transaction is half done: the
-		 * batch holds only released savepoints and may be committed. */
+		/* While this thread holds the writer, no transaction is half
+		 * done, so the batch contains only released savepoints. */
 		pthread_mutex_lock(&st->writer.lock);
 		if (!store_batch_lost(st) && st->batch_open) {
 			enum cp_result rc = CP_OK;

@@ -180,15 +180,15 @@ int store_schema_version(struct store *st);
 
 /*
  * Start a write transaction on the writer connection, or a read-only one on
- * a reader connection, which sees only committed rows. Every store call of
+ * a reader connection, which reads only committed rows. Every store call of
  * the thread then runs in it until store_commit() or store_rollback().
  */
 enum cp_result store_begin(struct store *st);
 enum cp_result store_begin_read(struct store *st);
 /*
  * End the transaction and release the connection. A write returns once its
- * batch's COMMIT is durable (CP_ERROR when that COMMIT fails); concurrent
- * writes share one COMMIT (group commit, see store_internal.h).
+ * batch's COMMIT is durable, or CP_ERROR when that COMMIT fails. Concurrent
+ * writes share one COMMIT (group commit, described in store_internal.h).
  */
 enum cp_result store_commit(struct store *st);
 void store_rollback(struct store *st);

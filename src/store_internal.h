@@ -38,9 +38,9 @@ struct store_waiter {
  * Group commit: write transactions run one at a time on the writer
  * connection, each inside a savepoint of one open batch transaction. A
  * finished transaction releases its savepoint and the connection, then waits
- * until a COMMIT of its batch is durable; the first waiter to find no commit
- * running issues it for every transaction released so far. Concurrent
- * requests then share one fsync instead of paying one each. Before it
+ * until a COMMIT of its batch is durable. The first waiter to find no commit
+ * running issues that COMMIT for every transaction released so far, so
+ * concurrent requests share one fsync instead of paying one each. Before it
  * commits, the waiter lets the write transactions already begun finish, so
  * they join the batch; they are short, since a transaction never waits for
  * anything but the store.
