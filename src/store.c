@@ -190,6 +190,73 @@ store_schema_version(struct store *st)
 	return store_current_version(st);
 }
 
+static sqlite3_stmt *
+store_conn_cached(struct store_conn *c, const char *sql)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < STORE_STMT_CACHE; i++) {
+		if (c->cache[i].sql == sql) {
+			sqlite3_reset(c->cache[i].stmt);
+			sqlite3_clear_bindings(c->cache[i].stmt);
+			return c->cache[i].stmt;
+		}
+		if (c->cache[i].sql == NULL && free_slot < 0)
+			free_slot = i;
+	}
+
+	sqlite3_stmt *stmt = NULL;
+	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    &stmt, NULL) != SQLITE_OK) {
+		log_error("store error", "context", "prepare",
+		          "error", sqlite3_errmsg(c->db), NULL);
+		return NULL;
+	}
+	if (free_slot >= 0) {
+		c->cache[free_slot].sql = sql;
+		c->cache[free_slot].stmt = stmt;
+	} else {
+		/* NOTE: a full cache is a programming error (more distinct
+		 * statements than STORE_STMT_CACHE); the statement leaks until
+		 * close instead of failing the request. */
+		log_error("statement cache full", NULL);
+	}
+	return stmt;
+}
+
+static sqlite3_stmt *
+store_cached(struct store *st, const char *sql)
+{
+	return store_conn_cached(store_conn(st), sql);
+}
+
+/* Transaction statements, prepared once per connection like the queries. */
+static const char sql_begin[] = "BEGIN";
+static const char sql_begin_immediate[] = "BEGIN IMMEDIATE";
+static const char sql_commit[] = "COMMIT";
+static const char sql_rollback[] = "ROLLBACK";
+static const char sql_savepoint[] = "SAVEPOINT request";
+static const char sql_release[] = "RELEASE request";
+static const char sql_rollback_to[] = "ROLLBACK TO request";
+
+/* Run a transaction statement on c: 0, or -1 after logging the error. */
+static int
+store_control(struct store_conn *c, const char *sql)
+{
+	sqlite3_stmt *stmt = store_conn_cached(c, sql);
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_DONE)
+		return 0;
+	log_error("store statement failed", "sql", sql,
+	          "error", sqlite3_errmsg(c->db), NULL);
+	return -1;
+}
+
 /*
  * Reset every statement still stepping, so that no statement keeps a read
  * snapshot open after its transaction (it would hold back WAL checkpoints).
@@ -265,7 +332,7 @@ store_begin(struct store *st)
 	pthread_mutex_lock(&c->lock);
 	store_batch_lost(st);
 	if (!st->batch_open) {
-		if (store_exec_sql(c->db, "BEGIN IMMEDIATE") != 0) {
+		if (store_control(c, sql_begin_immediate) != 0) {
 			pthread_mutex_unlock(&c->lock);
 			store_writing(st, -1);
 			return CP_ERROR;
@@ -273,7 +340,7 @@ store_begin(struct store *st)
 		st->batch_open = true;
 		st->batch++;
 	}
-	if (store_exec_sql(c->db, "SAVEPOINT request") != 0) {
+	if (store_control(c, sql_savepoint) != 0) {
 		store_batch_lost(st);
 		pthread_mutex_unlock(&c->lock);
 		store_writing(st, -1);
@@ -313,7 +380,7 @@ store_begin_read(struct store *st)
 		pthread_mutex_unlock(&c->lock);
 		return CP_ERROR;
 	}
-	if (store_exec_sql(c->db, "BEGIN") != 0) {
+	if (store_control(c, sql_begin) != 0) {
 		pthread_mutex_unlock(&c->lock);
 		return CP_ERROR;
 	}
@@ -340,8 +407,8 @@ store_batch_wait(struct store *st, struct store_waiter *w)
 		if (!store_batch_lost(st) && st->batch_open) {
 			enum cp_result rc = CP_OK;
 
-			if (store_exec_sql(st->writer.db, "COMMIT") != 0) {
-				store_exec_sql(st->writer.db, "ROLLBACK");
+			if (store_control(&st->writer, sql_commit) != 0) {
+				store_control(&st->writer, sql_rollback);
 				rc = CP_ERROR;
 			}
 			__atomic_add_fetch(&st->commits, 1, __ATOMIC_RELAXED);
@@ -366,14 +433,14 @@ store_commit(struct store *st)
 
 	store_current = NULL;
 	if (c != &st->writer) {
-		enum cp_result rc = store_exec_sql(c->db, "COMMIT") == 0 ? CP_OK : CP_ERROR;
+		enum cp_result rc = store_control(c, sql_commit) == 0 ? CP_OK : CP_ERROR;
 		store_conn_reset_all(c);
 		pthread_mutex_unlock(&c->lock);
 		return rc;
 	}
-	if (store_exec_sql(c->db, "RELEASE request") != 0) {
-		store_exec_sql(c->db, "ROLLBACK TO request");
-		store_exec_sql(c->db, "RELEASE request");
+	if (store_control(c, sql_release) != 0) {
+		store_control(c, sql_rollback_to);
+		store_control(c, sql_release);
 		store_batch_lost(st);
 		pthread_mutex_unlock(&c->lock);
 		store_writing(st, -1);
@@ -402,13 +469,13 @@ store_rollback(struct store *st)
 
 	store_current = NULL;
 	if (c != &st->writer) {
-		store_exec_sql(c->db, "ROLLBACK");
+		store_control(c, sql_rollback);
 		store_conn_reset_all(c);
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
-	store_exec_sql(c->db, "ROLLBACK TO request");
-	store_exec_sql(c->db, "RELEASE request");
+	store_control(c, sql_rollback_to);
+	store_control(c, sql_release);
 	store_batch_lost(st);
 	pthread_mutex_unlock(&c->lock);
 	store_writing(st, -1);
@@ -419,40 +486,6 @@ store_stats(struct store *st, struct store_stats *out)
 {
 	out->transactions = __atomic_load_n(&st->transactions, __ATOMIC_RELAXED);
 	out->commits = __atomic_load_n(&st->commits, __ATOMIC_RELAXED);
-}
-
-static sqlite3_stmt *
-store_cached(struct store *st, const char *sql)
-{
-	struct store_conn *c = store_conn(st);
-	int free_slot = -1;
-
-	for (int i = 0; i < STORE_STMT_CACHE; i++) {
-		if (c->cache[i].sql == sql) {
-			sqlite3_reset(c->cache[i].stmt);
-			sqlite3_clear_bindings(c->cache[i].stmt);
-			return c->cache[i].stmt;
-		}
-		if (c->cache[i].sql == NULL && free_slot < 0)
-			free_slot = i;
-	}
-
-	sqlite3_stmt *stmt = NULL;
-	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-	    &stmt, NULL) != SQLITE_OK) {
-		store_log_error(st, "prepare");
-		return NULL;
-	}
-	if (free_slot >= 0) {
-		c->cache[free_slot].sql = sql;
-		c->cache[free_slot].stmt = stmt;
-	} else {
-		/* NOTE: a full cache is a programming error (more distinct
-		 * statements than STORE_STMT_CACHE); the statement leaks until
-		 * close instead of failing the request. */
-		log_error("statement cache full", NULL);
-	}
-	return stmt;
 }
 
 static int
@@ -548,12 +581,16 @@ void
 store_col_text(sqlite3_stmt *stmt, int col, char *buf, size_t len)
 {
 	const unsigned char *text = sqlite3_column_text(stmt, col);
+	size_t n;
 
 	if (len == 0)
 		return;
 	buf[0] = '\0';
-	if (text != NULL)
-		snprintf(buf, len, "%s", (const char *)text);
+	if (text == NULL)
+		return;
+	n = strnlen((const char *)text, len - 1);
+	memcpy(buf, text, n);
+	buf[n] = '\0';
 }
 
 money_t

@@ -157,7 +157,8 @@ token_from_row(sqlite3_stmt *stmt, struct access_token *t)
 	char mode[16];
 	const void *digest;
 
-	memset(t, 0, sizeof(*t));
+	/* Every field is set below, so the 20 KB struct is not cleared first:
+	 * this runs on every authenticated request. */
 	t->id = sqlite3_column_int64(stmt, 0);
 	t->merchant_id = sqlite3_column_int64(stmt, 1);
 	store_col_text(stmt, 2, t->name, sizeof(t->name));
@@ -173,6 +174,8 @@ token_from_row(sqlite3_stmt *stmt, struct access_token *t)
 	digest = sqlite3_column_blob(stmt, 11);
 	if (digest != NULL && sqlite3_column_bytes(stmt, 11) == TOKEN_DIGEST_BYTES)
 		memcpy(t->digest, digest, TOKEN_DIGEST_BYTES);
+	else
+		memset(t->digest, 0, TOKEN_DIGEST_BYTES);
 	store_col_text(stmt, 12, t->last_chars, sizeof(t->last_chars));
 	store_col_text(stmt, 13, t->signing_secret_sealed, sizeof(t->signing_secret_sealed));
 	t->created_at = sqlite3_column_int64(stmt, 14);
@@ -261,8 +264,10 @@ store_token_revoke(struct store *st, int64_t merchant_id, const char *name, int6
 enum cp_result
 store_token_touch(struct store *st, int64_t id, int64_t now, const char *ip)
 {
-	static const char sql[] = "UPDATE access_tokens SET last_used_at = ?, last_used_ip = ?"
-		" WHERE id = ?";
+	/* An unchanged row is not written, so a busy token costs no page
+	 * write per request within one second. */
+	static const char sql[] = "UPDATE access_tokens SET last_used_at = ?1, last_used_ip = ?2"
+		" WHERE id = ?3 AND (last_used_at IS NOT ?1 OR last_used_ip IS NOT ?2)";
 
 	return store_exec_stmt(st, store_stmt(st, sql, "iti", now, ip, id));
 }
