@@ -1,9 +1,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "http.h"
@@ -13,10 +16,57 @@
 #define HTTP_FORWARDED_MAX (8 * 1024) /* bytes of all forwarding header lines */
 #define HTTP_DISCARD_MAX (1024 * 1024) /* bytes of an oversized body read and dropped */
 
+#define HTTP_US_PER_S 1000000LL
+/* Minimum sleep of the deadline thread between two scans, so that a burst
+ * of deadlines costs few scans. A connection is closed at most this late. */
+#define HTTP_DEADLINE_SLACK_US (100 * 1000)
+/* How long the deadline thread sleeps when no deadline is running. */
+#define HTTP_DEADLINE_IDLE_US (60 * HTTP_US_PER_S)
+/* Messages of libmicrohttpd logged per minute; the rest are counted. */
+#define HTTP_LIBRARY_LOG_PER_MINUTE 60
+
+/* Phase of the current request on a connection. */
+enum http_phase {
+	HTTP_PHASE_HEADERS,  /* waiting for the request line and headers */
+	HTTP_PHASE_BODY,     /* headers read, body arriving */
+	HTTP_PHASE_RESPONSE, /* body complete: the handler runs or the response is sent */
+};
+
+/*
+ * One open connection with its receive deadline. The fields fd, peer_text
+ * and srv are set before the entry is listed and never change. The lock
+ * srv->conns_lock guards every other field.
+ */
+struct http_conn {
+	struct http_conn *prev;
+	struct http_conn *next;
+	struct http_server *srv;
+	MHD_socket fd;
+	char peer_text[IPADDR_TEXT_MAX];
+	enum http_phase phase;
+	int64_t started_us;  /* accept, or the end of the previous response */
+	int64_t deadline_us; /* 0 while no deadline runs */
+	bool request_line_read;
+	char client_text[IPADDR_TEXT_MAX];
+	char request_id[HTTP_REQUEST_ID_MAX];
+};
+
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct gateway *gw;
 	uint16_t port;
+
+	pthread_mutex_t conns_lock;
+	pthread_cond_t conns_wake;  /* wakes the deadline thread */
+	struct http_conn *conns;    /* every open connection */
+	int64_t next_scan_us;       /* when the deadline thread scans next */
+	bool stopping;
+	pthread_t deadline_thread;
+
+	pthread_mutex_t library_log_lock;
+	int64_t library_log_window_us; /* start of the current minute */
+	int library_log_count;         /* messages in the current minute */
+	int library_log_dropped;       /* messages not logged in it */
 };
 
 static int64_t
@@ -380,12 +430,23 @@ http_find_client(struct http_request *r, const struct config *cfg)
 	              cfg->trusted_proxies, cfg->trusted_proxy_count, &r->client);
 }
 
+/* Find the TCP peer of a connection; 0.0.0.0 when libmicrohttpd has none. */
+static void
+http_find_peer(struct MHD_Connection *conn, struct ipaddr *peer)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	if (info == NULL || info->client_addr == NULL ||
+	    ipaddr_from_sockaddr(info->client_addr, peer) != 0)
+		ipaddr_parse("0.0.0.0", peer);
+}
+
 static struct http_request *
 http_request_new(struct http_server *srv, struct MHD_Connection *conn, const char *method,
                  const char *url)
 {
 	struct http_request *r = calloc(1, sizeof(*r));
-	const union MHD_ConnectionInfo *info;
 
 	if (r == NULL)
 		return NULL;
@@ -396,10 +457,7 @@ http_request_new(struct http_server *srv, struct MHD_Connection *conn, const cha
 	r->started_us = http_now_us();
 	gateway_random_id("", r->id, sizeof(r->id));
 
-	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (info == NULL || info->client_addr == NULL ||
-	    ipaddr_from_sockaddr(info->client_addr, &r->peer) != 0)
-		ipaddr_parse("0.0.0.0", &r->peer);
+	http_find_peer(conn, &r->peer);
 	http_find_client(r, srv->gw->cfg);
 	ipaddr_format(&r->client, r->client_text, sizeof(r->client_text));
 	return r;
@@ -452,6 +510,233 @@ http_take_upload(struct http_request *r, const char *data, size_t size)
 }
 
 /*
+ * Receive deadlines. libmicrohttpd 0.9.75 has only an idle timeout
+ * (MHD_OPTION_CONNECTION_TIMEOUT), which every received byte restarts. It
+ * calls no application code while the headers arrive. So a client that
+ * sends a byte every few seconds could hold a connection, and a slot of the
+ * per-address limit, for ever. Each connection is therefore listed from
+ * MHD_CONNECTION_NOTIFY_STARTED to MHD_CONNECTION_NOTIFY_CLOSED with the
+ * deadline of its phase (CP_HEADER_TIMEOUT_S, CP_REQUEST_TIMEOUT_S). One
+ * thread closes every connection whose deadline has passed.
+ */
+
+static struct http_conn *
+http_conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info != NULL ? info->socket_context : NULL;
+}
+
+/*
+ * Enter a phase and set its deadline. The caller holds conns_lock. Both
+ * deadlines count from the same start, so a kept-alive connection that
+ * sends nothing after a response is closed CP_HEADER_TIMEOUT_S later.
+ */
+static void
+http_conn_enter_locked(struct http_conn *c, enum http_phase phase, int64_t now)
+{
+	struct http_server *srv = c->srv;
+
+	c->phase = phase;
+	switch (phase) {
+	case HTTP_PHASE_HEADERS:
+		c->started_us = now;
+		c->deadline_us = now + CP_HEADER_TIMEOUT_S * HTTP_US_PER_S;
+		c->request_line_read = false;
+		c->request_id[0] = '\0';
+		memcpy(c->client_text, c->peer_text, sizeof(c->client_text));
+		break;
+	case HTTP_PHASE_BODY:
+		c->deadline_us = c->started_us + CP_REQUEST_TIMEOUT_S * HTTP_US_PER_S;
+		break;
+	case HTTP_PHASE_RESPONSE:
+		c->deadline_us = 0;
+		break;
+	}
+	if (c->deadline_us != 0 && c->deadline_us < srv->next_scan_us)
+		pthread_cond_signal(&srv->conns_wake);
+}
+
+static void
+http_conn_enter(struct MHD_Connection *conn, enum http_phase phase)
+{
+	struct http_conn *c = http_conn_of(conn);
+
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->srv->conns_lock);
+	http_conn_enter_locked(c, phase, http_now_us());
+	pthread_mutex_unlock(&c->srv->conns_lock);
+}
+
+/*
+ * Enter the body phase once the headers are read. A 413 sent on the first
+ * call keeps the body deadline too, in case libmicrohttpd reads on.
+ */
+static void
+http_conn_headers_read(struct http_request *r)
+{
+	struct http_conn *c = http_conn_of(r->conn);
+
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->srv->conns_lock);
+	snprintf(c->request_id, sizeof(c->request_id), "%s", r->id);
+	snprintf(c->client_text, sizeof(c->client_text), "%s", r->client_text);
+	http_conn_enter_locked(c, HTTP_PHASE_BODY, http_now_us());
+	pthread_mutex_unlock(&c->srv->conns_lock);
+}
+
+/*
+ * Mark that the request line arrived, so that a close at the header deadline
+ * is logged as a timed-out request and not as an idle connection. Returns
+ * NULL, the initial *req_cls that http_access() expects.
+ */
+static void *
+http_request_line_read(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_conn *c = http_conn_of(conn);
+
+	if (c != NULL) {
+		pthread_mutex_lock(&c->srv->conns_lock);
+		c->request_line_read = true;
+		pthread_mutex_unlock(&c->srv->conns_lock);
+	}
+	return NULL;
+}
+
+/*
+ * Close a connection whose deadline has passed. The caller holds conns_lock.
+ * libmicrohttpd reports MHD_CONNECTION_NOTIFY_CLOSED, which takes this lock,
+ * before it closes the socket (MHD_cleanup_connections in its daemon.c), so
+ * the descriptor still belongs to this connection. shutdown() leaves it
+ * open, and the worker thread reads end-of-file and closes the connection
+ * without a response.
+ */
+static void
+http_conn_close_locked(struct http_conn *c)
+{
+	bool headers = c->phase == HTTP_PHASE_HEADERS;
+
+	c->deadline_us = 0;
+	shutdown(c->fd, SHUT_RDWR);
+
+	/* Idle kept-alive connections and unused browser preconnections end
+	 * here often, so they are logged at debug level. NOTE: a client that
+	 * trickles its request line is logged at that level too. */
+	if (headers && !c->request_line_read) {
+		log_debug("idle connection closed", "timeout_s", log_int(CP_HEADER_TIMEOUT_S),
+		          "client", c->client_text, NULL);
+		return;
+	}
+	log_set_request_id(c->request_id[0] != '\0' ? c->request_id : NULL);
+	log_info("request timed out", "phase", headers ? "headers" : "body",
+	         "timeout_s", log_int(headers ? CP_HEADER_TIMEOUT_S : CP_REQUEST_TIMEOUT_S),
+	         "client", c->client_text, NULL);
+	log_set_request_id(NULL);
+}
+
+/*
+ * Close every connection past its deadline, then sleep until the next
+ * deadline or a signal. Each sleep lasts at least HTTP_DEADLINE_SLACK_US,
+ * so a connection is closed at most that long after its deadline.
+ */
+static void *
+http_deadline_main(void *arg)
+{
+	struct http_server *srv = arg;
+
+	pthread_mutex_lock(&srv->conns_lock);
+	while (!srv->stopping) {
+		int64_t now = http_now_us();
+		int64_t next = now + HTTP_DEADLINE_IDLE_US;
+		struct timespec until;
+
+		for (struct http_conn *c = srv->conns; c != NULL; c = c->next) {
+			if (c->deadline_us == 0)
+				continue;
+			if (c->deadline_us <= now)
+				http_conn_close_locked(c);
+			else if (c->deadline_us < next)
+				next = c->deadline_us;
+		}
+		if (next < now + HTTP_DEADLINE_SLACK_US)
+			next = now + HTTP_DEADLINE_SLACK_US;
+		srv->next_scan_us = next;
+
+		until.tv_sec = (time_t)(next / HTTP_US_PER_S);
+		until.tv_nsec = (long)(next % HTTP_US_PER_S) * 1000;
+		pthread_cond_timedwait(&srv->conns_wake, &srv->conns_lock, &until);
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
+	return NULL;
+}
+
+static void
+http_conn_started(struct http_server *srv, struct MHD_Connection *conn, void **socket_context)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct http_conn *c;
+	struct ipaddr peer;
+
+	if (info == NULL)
+		return;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		/* An unlisted connection would have no deadline. */
+		log_error("new connection closed for lack of memory", NULL);
+		shutdown(info->connect_fd, SHUT_RDWR);
+		return;
+	}
+	c->srv = srv;
+	c->fd = info->connect_fd;
+	http_find_peer(conn, &peer);
+	ipaddr_format(&peer, c->peer_text, sizeof(c->peer_text));
+
+	pthread_mutex_lock(&srv->conns_lock);
+	c->next = srv->conns;
+	if (srv->conns != NULL)
+		srv->conns->prev = c;
+	srv->conns = c;
+	http_conn_enter_locked(c, HTTP_PHASE_HEADERS, http_now_us());
+	pthread_mutex_unlock(&srv->conns_lock);
+	*socket_context = c;
+}
+
+static void
+http_conn_closed(struct http_server *srv, void **socket_context)
+{
+	struct http_conn *c = *socket_context;
+
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&srv->conns_lock);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&srv->conns_lock);
+	free(c);
+	*socket_context = NULL;
+}
+
+/* List each connection from its accept to its close. */
+static void
+http_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                 enum MHD_ConnectionNotificationCode toe)
+{
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		http_conn_started(cls, conn, socket_context);
+	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+		http_conn_closed(cls, socket_context);
+}
+
+/*
  * Set up a request on its first handler call. A body declared too large is
  * rejected with 413 now, before libmicrohttpd sends "100 Continue", when the
  * client waits for that or the body is larger than HTTP_DISCARD_MAX. A
@@ -488,7 +773,9 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		if (r == NULL)
 			return MHD_NO;
 		*req_cls = r;
-		return http_first_call(r);
+		ok = http_first_call(r);
+		http_conn_headers_read(r);
+		return ok == MHD_YES ? MHD_YES : MHD_NO;
 	}
 	if (r->responded) {
 		*upload_data_size = 0;
@@ -506,6 +793,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		}
 		return MHD_YES;
 	}
+	http_conn_enter(conn, HTTP_PHASE_RESPONSE);
 	if (r->body_too_large)
 		return http_send_too_large(r) == MHD_YES ? MHD_YES : MHD_NO;
 
@@ -525,6 +813,8 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	struct http_request *r = *req_cls;
 	char duration[32];
 
+	/* The connection waits for its next request, or closes right after. */
+	http_conn_enter(conn, HTTP_PHASE_HEADERS);
 	if (r == NULL)
 		return;
 	snprintf(duration, sizeof(duration), "%.3f",
@@ -584,6 +874,87 @@ http_parse_listen(const char *text, struct sockaddr_storage *ss, bool *ipv6)
 	return -1;
 }
 
+/*
+ * Write a message of libmicrohttpd as a log line, at info level because
+ * most are about clients (closed early, over a limit). A client can cause
+ * one per connection, so at most HTTP_LIBRARY_LOG_PER_MINUTE are written a
+ * minute. The number left out is logged with the first message of a later
+ * minute.
+ */
+static void
+http_library_log(void *cls, const char *fmt, va_list ap)
+{
+	struct http_server *srv = cls;
+	int64_t now = http_now_us();
+	char text[LOG_VALUE_MAX];
+	int dropped = 0;
+	bool within_cap;
+	size_t n;
+
+	pthread_mutex_lock(&srv->library_log_lock);
+	if (now - srv->library_log_window_us >= 60 * HTTP_US_PER_S) {
+		dropped = srv->library_log_dropped;
+		srv->library_log_window_us = now;
+		srv->library_log_count = 0;
+		srv->library_log_dropped = 0;
+	}
+	within_cap = srv->library_log_count < HTTP_LIBRARY_LOG_PER_MINUTE;
+	if (within_cap)
+		srv->library_log_count++;
+	else
+		srv->library_log_dropped++;
+	pthread_mutex_unlock(&srv->library_log_lock);
+
+	if (dropped > 0)
+		log_info("libmicrohttpd messages left out of the log", "count", log_int(dropped),
+		         NULL);
+	if (!within_cap)
+		return;
+	vsnprintf(text, sizeof(text), fmt, ap);
+	n = strlen(text);
+	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
+		text[--n] = '\0';
+	log_info("libmicrohttpd message", "text", text, NULL);
+}
+
+static int
+http_server_init_locks(struct http_server *srv)
+{
+	pthread_condattr_t attr;
+	int rc;
+
+	if (pthread_condattr_init(&attr) != 0)
+		return -1;
+	/* The deadlines are CLOCK_MONOTONIC times, like http_now_us(). */
+	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(&srv->conns_wake, &attr);
+	pthread_condattr_destroy(&attr);
+	if (rc != 0)
+		return -1;
+	pthread_mutex_init(&srv->conns_lock, NULL);
+	pthread_mutex_init(&srv->library_log_lock, NULL);
+	return 0;
+}
+
+/* Free a server whose daemon and deadline thread have stopped. */
+static void
+http_server_free(struct http_server *srv)
+{
+	/* MHD_stop_daemon() reported every connection closed, so the list is
+	 * empty; this loop only keeps a broken invariant from leaking. */
+	while (srv->conns != NULL) {
+		struct http_conn *c = srv->conns;
+
+		srv->conns = c->next;
+		free(c);
+	}
+	pthread_cond_destroy(&srv->conns_wake);
+	pthread_mutex_destroy(&srv->conns_lock);
+	pthread_mutex_destroy(&srv->library_log_lock);
+	free(srv);
+}
+
 struct http_server *
 http_start(struct gateway *gw, char *err, size_t errlen)
 {
@@ -603,26 +974,44 @@ http_start(struct gateway *gw, char *err, size_t errlen)
 		free(srv);
 		return NULL;
 	}
+	if (http_server_init_locks(srv) != 0) {
+		snprintf(err, errlen, "cannot create the condition variable of the HTTP server");
+		free(srv);
+		return NULL;
+	}
 	if (ipv6)
 		flags |= MHD_USE_IPv6;
 	srv->gw = gw;
+	/* libmicrohttpd takes the logger first, so that it logs every message. */
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, http_access, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, http_library_log, srv,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)gw->cfg->http_threads,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CP_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CP_CONNECTIONS_MAX,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)gw->cfg->connections_per_address,
+		MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, srv,
+		MHD_OPTION_URI_LOG_CALLBACK, http_request_line_read, srv,
 		MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
 		MHD_OPTION_END);
 	if (srv->daemon == NULL) {
 		snprintf(err, errlen, "cannot listen on %s; is the port in use?", gw->cfg->listen);
-		free(srv);
-		return NULL;
+		goto fail;
+	}
+	if (pthread_create(&srv->deadline_thread, NULL, http_deadline_main, srv) != 0) {
+		snprintf(err, errlen, "cannot start the thread that enforces request deadlines");
+		goto fail;
 	}
 	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = info ? info->port : 0;
 	return srv;
+
+fail:
+	if (srv->daemon != NULL)
+		MHD_stop_daemon(srv->daemon);
+	http_server_free(srv);
+	return NULL;
 }
 
 uint16_t
@@ -636,6 +1025,12 @@ http_stop(struct http_server *srv)
 {
 	if (srv == NULL)
 		return;
+	pthread_mutex_lock(&srv->conns_lock);
+	srv->stopping = true;
+	pthread_cond_signal(&srv->conns_wake);
+	pthread_mutex_unlock(&srv->conns_lock);
+	pthread_join(srv->deadline_thread, NULL);
+
 	MHD_stop_daemon(srv->daemon);
-	free(srv);
+	http_server_free(srv);
 }

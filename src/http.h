@@ -1,7 +1,8 @@
 /*
- * The HTTP edge on libmicrohttpd: listening, request bodies with a size
- * cap, client addresses behind trusted proxies, request ids, response
- * envelopes and one access-log line per request. Routes live in api.c.
+ * The HTTP edge on libmicrohttpd: listening, receive deadlines, request
+ * bodies with a size cap, client addresses behind trusted proxies, request
+ * ids, response envelopes and one access-log line per request. Routes live
+ * in api.c.
  */
 #ifndef CITYPAY_HTTP_H
 #define CITYPAY_HTTP_H
@@ -47,13 +48,17 @@ struct http_server;
 
 /*
  * Start listening on cfg->listen ("127.0.0.1:8080", "[::1]:8080"; port 0
- * picks a free port) with a thread pool. Returns NULL with a reason in err.
+ * picks a free port) with a thread pool, and a thread that closes every
+ * connection whose request headers are not complete CP_HEADER_TIMEOUT_S, or
+ * whose body is not complete CP_REQUEST_TIMEOUT_S, after the accept or the
+ * end of the previous response. Returns NULL with a reason in err.
  */
 struct http_server *http_start(struct gateway *gw, char *err, size_t errlen);
 
 /* The port actually bound. */
 uint16_t http_port(const struct http_server *srv);
 
+/* Stop the thread pool and the deadline thread, close every connection and free srv. */
 void http_stop(struct http_server *srv);
 
 /*

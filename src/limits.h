@@ -11,7 +11,12 @@
 #define CP_PARAM_NAME_MAX        64          /* bytes of one field name */
 #define CP_PARAM_VALUE_MAX       4096        /* bytes of one field value */
 #define CP_JSON_DEPTH_MAX        8           /* nesting of a JSON body */
-#define CP_CONNECTION_TIMEOUT_S  30          /* idle or trickling client */
+#define CP_CONNECTION_TIMEOUT_S  30          /* idle client: no byte received or sent */
+/* Receive deadlines of one request, counted from the accept or from the end
+ * of the previous response on the connection. A connection that misses one
+ * is closed without a response, however steadily its client trickles. */
+#define CP_HEADER_TIMEOUT_S      10          /* seconds until the headers are complete */
+#define CP_REQUEST_TIMEOUT_S     30          /* seconds until the body is complete */
 #define CP_HTTP_THREADS          4           /* libmicrohttpd thread pool */
 #define CP_FORWARDED_MAX         32          /* addresses read from X-Forwarded-For */
 #define CP_CONNECTIONS_MAX       1024        /* open client connections */
