@@ -364,11 +364,12 @@ api_metrics_latency(char *buf, size_t *used, const struct callback_metrics *m)
 	                   (unsigned long long)m->latency_count);
 }
 
-/* Callback delivery metrics in the Prometheus text format. */
+/* Callback delivery and store metrics in the Prometheus text format. */
 static int
 api_metrics(struct http_request *r)
 {
 	struct callback_metrics m;
+	struct store_stats stats;
 	int64_t depth = 0;
 	size_t used = 0;
 	char *buf;
@@ -397,6 +398,13 @@ api_metrics(struct http_request *r)
 	                   " waiting to be sent or retried.\n# TYPE citypay_callbacks_queue_depth"
 	                   " gauge\ncitypay_callbacks_queue_depth %lld\n", (long long)depth);
 	api_metrics_latency(buf, &used, &m);
+	store_stats(r->gw->store, &stats);
+	api_metrics_counter(buf, &used, "citypay_store_transactions_total",
+	                    "Write transactions committed or waiting for their commit.",
+	                    stats.transactions);
+	api_metrics_counter(buf, &used, "citypay_store_commits_total",
+	                    "Durable COMMITs; each carries one batch of write transactions.",
+	                    stats.commits);
 	return http_send_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", buf, used);
 }
 
@@ -574,20 +582,28 @@ api_route_matches(const struct api_route *route, const char *path)
 	return strncmp(route->path, path, n) == 0 && path[n] != '\0';
 }
 
-/* Per-address limits on the endpoints that need no token. */
+/* Per-address limits on the endpoints that need no token; 0 is no limit. */
 static bool
 api_public_rate_allows(struct http_request *r)
 {
 	int64_t now = gateway_now_ms(r->gw) / 1000;
+	int per_minute, per_hour;
 	char key[IPADDR_TEXT_MAX + 16];
 
 	if (r->gw->limits == NULL)
 		return true;
-	snprintf(key, sizeof(key), "public-minute:%s", r->client_text);
-	if (!ratelimit_hit(r->gw->limits, key, now, 60, CP_LIMIT_PUBLIC_PER_MINUTE, &r->retry_after_s))
-		return false;
+	per_minute = r->gw->cfg->limit_public_per_minute;
+	per_hour = r->gw->cfg->limit_public_per_hour;
+
+	if (per_minute > 0) {
+		snprintf(key, sizeof(key), "public-minute:%s", r->client_text);
+		if (!ratelimit_hit(r->gw->limits, key, now, 60, per_minute, &r->retry_after_s))
+			return false;
+	}
+	if (per_hour == 0)
+		return true;
 	snprintf(key, sizeof(key), "public-hour:%s", r->client_text);
-	return ratelimit_hit(r->gw->limits, key, now, 3600, CP_LIMIT_PUBLIC_PER_HOUR, &r->retry_after_s);
+	return ratelimit_hit(r->gw->limits, key, now, 3600, per_hour, &r->retry_after_s);
 }
 
 int

@@ -70,20 +70,28 @@ auth_type_allows(const struct access_token *t, enum auth_operation op)
 	return true;
 }
 
-/* The rate limits of an authenticated token, per minute and per hour. */
+/* The rate limits of an authenticated token, per minute and per hour; 0 is no limit. */
 static bool
 auth_rate_allows(struct gateway *gw, const struct access_token *t, int64_t *retry)
 {
 	int64_t now = gateway_now_ms(gw) / 1000;
+	int per_minute, per_hour;
 	char key[64];
 
 	if (gw->limits == NULL)
 		return true;
-	snprintf(key, sizeof(key), "token-minute:%lld", (long long)t->id);
-	if (!ratelimit_hit(gw->limits, key, now, 60, CP_LIMIT_TOKEN_PER_MINUTE, retry))
-		return false;
+	per_minute = gw->cfg->limit_token_per_minute;
+	per_hour = gw->cfg->limit_token_per_hour;
+
+	if (per_minute > 0) {
+		snprintf(key, sizeof(key), "token-minute:%lld", (long long)t->id);
+		if (!ratelimit_hit(gw->limits, key, now, 60, per_minute, retry))
+			return false;
+	}
+	if (per_hour == 0)
+		return true;
 	snprintf(key, sizeof(key), "token-hour:%lld", (long long)t->id);
-	return ratelimit_hit(gw->limits, key, now, 3600, CP_LIMIT_TOKEN_PER_HOUR, retry);
+	return ratelimit_hit(gw->limits, key, now, 3600, per_hour, retry);
 }
 
 static enum auth_result

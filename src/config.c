@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,11 @@ config_defaults(struct config *cfg)
 	cfg->rates_from_feed = false;
 	cfg->rates_feed_interval_s = 60;
 	cfg->rates_max_age_s = 300;
+	cfg->limit_token_per_minute = CP_LIMIT_TOKEN_PER_MINUTE;
+	cfg->limit_token_per_hour = CP_LIMIT_TOKEN_PER_HOUR;
+	cfg->limit_orders_per_hour = CP_LIMIT_ORDERS_PER_HOUR;
+	cfg->limit_public_per_minute = CP_LIMIT_PUBLIC_PER_MINUTE;
+	cfg->limit_public_per_hour = CP_LIMIT_PUBLIC_PER_HOUR;
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
 }
 
@@ -167,6 +173,11 @@ static const struct config_int_key config_int_keys[] = {
 	{ "orders.expiry_interval_ms", offsetof(struct config, expiry_interval_ms), 10, 600000 },
 	{ "rates.feed_interval_s", offsetof(struct config, rates_feed_interval_s), 1, 86400 },
 	{ "rates.max_age_s", offsetof(struct config, rates_max_age_s), 1, 604800 },
+	{ "limits.token_per_minute", offsetof(struct config, limit_token_per_minute), 0, INT32_MAX },
+	{ "limits.token_per_hour", offsetof(struct config, limit_token_per_hour), 0, INT32_MAX },
+	{ "limits.orders_per_hour", offsetof(struct config, limit_orders_per_hour), 0, INT32_MAX },
+	{ "limits.public_per_minute", offsetof(struct config, limit_public_per_minute), 0, INT32_MAX },
+	{ "limits.public_per_hour", offsetof(struct config, limit_public_per_hour), 0, INT32_MAX },
 };
 
 /* rates.feed_url: an absolute http or https URL, checked again by libcurl. */
@@ -336,6 +347,11 @@ static const struct {
 	{ "CITYPAY_RATES_FEED_URL", "rates.feed_url" },
 	{ "CITYPAY_RATES_FEED_INTERVAL_S", "rates.feed_interval_s" },
 	{ "CITYPAY_RATES_MAX_AGE_S", "rates.max_age_s" },
+	{ "CITYPAY_LIMIT_TOKEN_PER_MINUTE", "limits.token_per_minute" },
+	{ "CITYPAY_LIMIT_TOKEN_PER_HOUR", "limits.token_per_hour" },
+	{ "CITYPAY_LIMIT_ORDERS_PER_HOUR", "limits.orders_per_hour" },
+	{ "CITYPAY_LIMIT_PUBLIC_PER_MINUTE", "limits.public_per_minute" },
+	{ "CITYPAY_LIMIT_PUBLIC_PER_HOUR", "limits.public_per_hour" },
 };
 
 int

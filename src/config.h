@@ -44,6 +44,12 @@ struct config {
 	char rates_feed_url[CP_URL_MAX + 1]; /* http or https URL of the rates document */
 	int rates_feed_interval_s;     /* seconds between feed requests */
 	int rates_max_age_s;           /* seconds after which a feed rate is stale */
+	/* Rate limits; 0 is no limit. Over a limit the response is 429. */
+	int limit_token_per_minute;    /* requests per access token */
+	int limit_token_per_hour;
+	int limit_orders_per_hour;     /* orders created per merchant */
+	int limit_public_per_minute;   /* requests per client address to public routes */
+	int limit_public_per_hour;
 	char log_level[16];
 };
 

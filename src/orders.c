@@ -94,16 +94,20 @@ orders_same_request(const struct order *stored, const struct order *asked, int64
 	       strcmp(stored->currency, asked->currency) == 0;
 }
 
+/* The hourly order limit of a merchant; 0 is no limit. */
 static bool
 orders_rate_allows(struct gateway *gw, int64_t merchant_id)
 {
+	int per_hour;
 	char key[64];
 
 	if (gw->limits == NULL)
 		return true;
+	per_hour = gw->cfg->limit_orders_per_hour;
+	if (per_hour == 0)
+		return true;
 	snprintf(key, sizeof(key), "orders-hour:%lld", (long long)merchant_id);
-	return ratelimit_hit(gw->limits, key, gateway_now_ms(gw) / 1000, 3600,
-	                     CP_LIMIT_ORDERS_PER_HOUR, NULL);
+	return ratelimit_hit(gw->limits, key, gateway_now_ms(gw) / 1000, 3600, per_hour, NULL);
 }
 
 /* Check a retried order_token; CP_NOT_FOUND when the token is new. */

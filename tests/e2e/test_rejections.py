@@ -371,5 +371,43 @@ class AuthFailureLimit(harness.GatewayTestCase):
         self.assertEqual(count_orders(self.db_path), before, "a rejected request created an order")
 
 
+class TokenRateLimitSetting(harness.GatewayTestCase):
+    """limits.token_per_minute set to 2 through its environment variable."""
+
+    daemon_env = {"CITYPAY_LIMIT_TOKEN_PER_MINUTE": "2"}
+
+    def test_third_request_limited(self):
+        statuses = [self.post("/api/generateOrder", json_body=self.order_fields()).status
+                    for _ in range(2)]
+        limited = self.post("/api/generateOrder", json_body=self.order_fields())
+
+        self.assertEqual(statuses, [201, 201], "requests within the limit: %r" % statuses)
+        self.assertEqual(limited.status, 429, "third request in one minute: %r" % limited)
+        self.assertEqual(limited.body["error"]["reason"], "RateLimited", "429 body: %r" % limited)
+        self.assertTrue((limited.header("retry-after") or "").isdigit(),
+                        "Retry-After is missing: %r" % limited.headers)
+
+
+class NoRateLimitSetting(harness.GatewayTestCase):
+    """Every limits.* setting at 0, which turns the limit off."""
+
+    daemon_env = {
+        "CITYPAY_LIMIT_TOKEN_PER_MINUTE": "0",
+        "CITYPAY_LIMIT_TOKEN_PER_HOUR": "0",
+        "CITYPAY_LIMIT_ORDERS_PER_HOUR": "0",
+        "CITYPAY_LIMIT_PUBLIC_PER_MINUTE": "0",
+        "CITYPAY_LIMIT_PUBLIC_PER_HOUR": "0",
+    }
+
+    def test_over_default_limits(self):
+        # The default per-minute limits are 200 per token and per address.
+        created = [self.post("/api/generateOrder", json_body=self.order_fields()).status
+                   for _ in range(210)]
+        public = [self.get("/static/page.css").status for _ in range(210)]
+
+        self.assertEqual(set(created), {201}, "generateOrder statuses: %r" % sorted(set(created)))
+        self.assertEqual(set(public), {200}, "GET /static/page.css statuses: %r" % sorted(set(public)))
+
+
 if __name__ == "__main__":
     unittest.main()
