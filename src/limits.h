@@ -20,6 +20,9 @@
 #define CP_HTTP_THREADS          4           /* libmicrohttpd thread pool */
 #define CP_FORWARDED_MAX         32          /* addresses read from X-Forwarded-For */
 #define CP_CONNECTIONS_MAX       1024        /* open client connections */
+/* Bytes libmicrohttpd keeps per connection for the request line, headers
+ * and read buffer. It clears them for every request, so the size is a cost. */
+#define CP_CONNECTION_MEMORY     (32 * 1024)
 #define CP_CONNECTIONS_PER_ADDRESS 64        /* default per peer address; 0 is no limit */
 
 /* Merchant input */
