@@ -8,7 +8,7 @@ MAKEFLAGS  += --no-print-directory
 CITYPAY_DB ?= citypay.db
 LISTEN     ?= 127.0.0.1:8080
 
-.PHONY: all deps test-deps build run test fuzz clean
+.PHONY: all deps test-deps build run test fuzz clean bench
 
 all: build
 
@@ -35,6 +35,12 @@ test: test-deps
 fuzz:
 	@sh scripts/deps.sh fuzz
 	@sh scripts/fuzz.sh
+
+# Build with optimisation in build-bench and measure on loopback: wrk
+# against citypayd and an nginx baseline, microbenchmarks, callbacks and
+# memory; BENCH_QUICK=1 for one short round. See docs/BENCHMARKS.md.
+bench: deps
+	@bash scripts/bench.sh
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)
