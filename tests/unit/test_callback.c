@@ -1064,18 +1064,28 @@ live_token_reaches_allowed_range(void **state)
 	assert_int_equal(receiver_count(&fx->receiver), 1);
 }
 
-/* Split an X-Signature value into its signatures; returns how many. */
+/* Copy n bytes of src into one signature slot; false when they do not fit. */
+static bool
+copy_signature(char out[CALLBACK_SIGNATURE_HEX], const char *src, size_t n)
+{
+	if (n >= CALLBACK_SIGNATURE_HEX)
+		return false;
+	memcpy(out, src, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* Split an X-Signature value into its signatures; returns how many, 0 when too long. */
 static int
 split_signatures(const char *header, char out[2][CALLBACK_SIGNATURE_HEX])
 {
 	const char *comma = strstr(header, ", ");
 
-	if (comma == NULL) {
-		snprintf(out[0], CALLBACK_SIGNATURE_HEX, "%s", header);
-		return 1;
-	}
-	snprintf(out[0], CALLBACK_SIGNATURE_HEX, "%.*s", (int)(comma - header), header);
-	snprintf(out[1], CALLBACK_SIGNATURE_HEX, "%s", comma + 2);
+	if (comma == NULL)
+		return copy_signature(out[0], header, strlen(header)) ? 1 : 0;
+	if (!copy_signature(out[0], header, (size_t)(comma - header)) ||
+	    !copy_signature(out[1], comma + 2, strlen(comma + 2)))
+		return 0;
 	return 2;
 }
 
