@@ -1,8 +1,7 @@
 /*
  * params_parse_json() and params_validate() on a request body, as
- * http_parse_body() calls them for application/json. The urlencoded and
- * multipart paths are fed by libmicrohttpd's post processor on a live
- * connection, so they are not covered here.
+ * http_parse_body() calls them for application/json. fuzz_body.c covers
+ * all three encodings through http_parse_body() itself.
  */
 #include "fuzz_common.h"
 #include "params.h"

@@ -881,6 +881,9 @@ http_parse_listen(const char *text, struct sockaddr_storage *ss, bool *ipv6)
  * minute. The number left out is logged with the first message of a later
  * minute.
  */
+static void http_library_log(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
 static void
 http_library_log(void *cls, const char *fmt, va_list ap)
 {

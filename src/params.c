@@ -28,6 +28,23 @@ params_is_repeatable(const struct params *p, const char *name)
 	return false;
 }
 
+static int
+params_check_name(struct params *p, const char *name)
+{
+	/* libmicrohttpd rejects an urlencoded field without a name, so the
+	 * other encodings reject it too. */
+	if (name[0] == '\0') {
+		snprintf(p->error, sizeof(p->error), "a field has an empty name; name every field");
+		return -1;
+	}
+	if (strlen(name) > CP_PARAM_NAME_MAX) {
+		snprintf(p->error, sizeof(p->error), "a field name is longer than %d bytes",
+		         CP_PARAM_NAME_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 int
 params_set(struct params *p, const char *name, const char *value, size_t len, bool append)
 {
@@ -35,11 +52,8 @@ params_set(struct params *p, const char *name, const char *value, size_t len, bo
 	size_t old = 0;
 	char *grown;
 
-	if (strlen(name) > CP_PARAM_NAME_MAX) {
-		snprintf(p->error, sizeof(p->error), "a field name is longer than %d bytes",
-		         CP_PARAM_NAME_MAX);
+	if (params_check_name(p, name) != 0)
 		return -1;
-	}
 	item = params_find(p, name);
 	if (item != NULL && !append && params_is_repeatable(p, name)) {
 		if (params_set(p, name, ",", 1, true) != 0)
@@ -106,6 +120,9 @@ params_int_saturated(json_object *v)
 static int
 params_add_json_value(struct params *p, const char *name, json_object *v)
 {
+	/* Checked here as well, because a null value sets no field. */
+	if (params_check_name(p, name) != 0)
+		return -1;
 	switch (json_object_get_type(v)) {
 	case json_type_null:
 		return 0;

@@ -4,10 +4,10 @@
  * names and meaning. Values are kept as text exactly as sent: a JSON number
  * keeps its original digits, so "25.50" and 25.50 both read "25.50".
  *
- * Rules the same in every encoding: a field sent twice rejects the body;
- * every value must be valid UTF-8 without NUL or other control bytes (tab,
- * CR and LF allowed); at most CP_PARAMS_MAX fields of at most
- * CP_PARAM_VALUE_MAX bytes each.
+ * These rules are the same in every encoding. A field with an empty name,
+ * or a field sent twice, rejects the body. Every value must be valid UTF-8
+ * without NUL or other control bytes (tab, CR and LF allowed). A body has
+ * at most CP_PARAMS_MAX fields of at most CP_PARAM_VALUE_MAX bytes each.
  */
 #ifndef CITYPAY_PARAMS_H
 #define CITYPAY_PARAMS_H
