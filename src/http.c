@@ -297,8 +297,13 @@ http_post_field(void *cls, enum MHD_ValueKind kind, const char *key, const char 
 {
 	struct http_request *r = cls;
 
-	if (key == NULL)
-		return MHD_YES;
+	/* A part without a readable name would be dropped in silence, while a
+	 * proxy in front may read a field there; reject the body instead. */
+	if (key == NULL) {
+		snprintf(r->params.error, sizeof(r->params.error), "a form part has no"
+		         " readable name; send Content-Disposition: form-data; name=\"field\"");
+		return MHD_NO;
+	}
 	return params_set(&r->params, key, data ? data : "", data ? size : 0, off > 0) == 0
 	       ? MHD_YES : MHD_NO;
 }

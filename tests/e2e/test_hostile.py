@@ -181,6 +181,23 @@ class HostileInput(RejectionChecks, harness.GatewayTestCase):
         self.assert_rejected(lambda: self.post("/api/generateOrder", raw=body, content_type=ctype),
                              422, "UnsupportedInput", "amount")
 
+    def test_multipart_part_without_name(self):
+        # libmicrohttpd cannot read these names; a proxy might, so the body
+        # is rejected rather than the part dropped.
+        fields = self.order_fields()
+        for disposition in ('form-data; name=amount', 'form-data; xname="amount"'):
+            with self.subTest(disposition=disposition):
+                ctype, body = encode_multipart_pairs(list(fields.items()))
+                boundary = ctype.split("boundary=", 1)[1]
+                extra = ("--%s\r\nContent-Disposition: %s\r\n\r\n1000\r\n"
+                         % (boundary, disposition)).encode()
+                body = extra + body
+                resp = self.assert_rejected(
+                    lambda: self.post("/api/generateOrder", raw=body, content_type=ctype),
+                    400, "BadRequest")
+                self.assertIn("name", self.message_text(resp),
+                              "message should say the part has no name: %r" % resp)
+
     def test_form_nul_characters(self):
         fields = self.order_fields(amount=None)
         base = urllib.parse.urlencode(fields)
