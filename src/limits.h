@@ -17,7 +17,9 @@
  * is closed without a response, however steadily its client trickles. */
 #define CP_HEADER_TIMEOUT_S      10          /* seconds until the headers are complete */
 #define CP_REQUEST_TIMEOUT_S     30          /* seconds until the body is complete */
-#define CP_HTTP_THREADS          4           /* libmicrohttpd thread pool */
+/* libmicrohttpd thread pool. A thread waits while its request commits, so
+ * the pool size caps how many requests share one COMMIT. */
+#define CP_HTTP_THREADS          32
 #define CP_FORWARDED_MAX         32          /* addresses read from X-Forwarded-For */
 #define CP_CONNECTIONS_MAX       1024        /* open client connections */
 /* Bytes libmicrohttpd keeps per connection for the request line, headers
