@@ -21,6 +21,7 @@
 #include "log.h"
 #include "orders.h"
 #include "rates_feed.h"
+#include "token_cache.h"
 
 static void
 usage(FILE *out)
@@ -181,6 +182,7 @@ main(int argc, char **argv)
 	}
 	gw.limits = ratelimit_new();
 	gw.reveals = cabinet_reveals_new();
+	gw.tokens = token_cache_new();
 
 	struct callback_config cb = {
 		.timeout_ms = cfg.callback_timeout_ms,
@@ -235,6 +237,7 @@ out:
 	store_close(gw.store);
 	ratelimit_free(gw.limits);
 	cabinet_reveals_free(gw.reveals);
+	token_cache_free(gw.tokens);
 	keys_wipe(&gw.keys);
 	curl_global_cleanup();
 	log_info("stopped", NULL);

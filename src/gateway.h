@@ -13,6 +13,7 @@
 #include "store.h"
 
 struct cabinet_reveals;
+struct token_cache;
 
 struct gateway {
 	struct store *store;
@@ -20,6 +21,7 @@ struct gateway {
 	const struct config *cfg;
 	struct ratelimit *limits;      /* NULL disables rate limiting (CLI) */
 	struct cabinet_reveals *reveals; /* one-time token reveals; NULL in the CLI */
+	struct token_cache *tokens;    /* token rows by digest; NULL reads the store */
 	/* Called after a commit that wrote callback events; may be NULL. */
 	void (*events_written)(void *arg);
 	void *events_arg;

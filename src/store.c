@@ -1,10 +1,15 @@
 /*
  * The store's connection, transactions, migrations and statement helpers.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "schema.h"
@@ -122,6 +127,58 @@ store_conn_close(struct store_conn *c)
 	pthread_mutex_destroy(&c->lock);
 }
 
+#define STORE_TOKEN_VERSION_SUFFIX ".token-version"
+
+/*
+ * Map the token version file beside the database, creating it (mode 0600)
+ * on first use. Every process that opens the database maps the same 8
+ * bytes, so a change made by citypayctl reaches the daemon's token cache.
+ */
+static int
+store_map_token_version(struct store *st, char *err, size_t errlen)
+{
+	char path[sizeof(st->path) + sizeof(STORE_TOKEN_VERSION_SUFFIX)];
+	struct stat sb;
+	void *map;
+	int fd;
+
+	if (st->reader_count == 0) {
+		st->token_version = &st->local_token_version;
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s%s", st->path, STORE_TOKEN_VERSION_SUFFIX);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || fstat(fd, &sb) != 0 ||
+	    (sb.st_size < (off_t)sizeof(uint64_t) && ftruncate(fd, sizeof(uint64_t)) != 0)) {
+		snprintf(err, errlen, "cannot open %s: %s; it must be writable by every"
+		         " process that opens the database", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	map = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map %s: %s", path, strerror(errno));
+		return -1;
+	}
+	st->token_version_map = map;
+	st->token_version = map;
+	return 0;
+}
+
+uint64_t
+store_token_version(struct store *st)
+{
+	return __atomic_load_n(st->token_version, __ATOMIC_ACQUIRE);
+}
+
+void
+store_tokens_changed(struct store *st)
+{
+	st->tokens_changed = true;
+}
+
 struct store *
 store_open(const char *path, char *err, size_t errlen)
 {
@@ -162,7 +219,8 @@ store_open(const char *path, char *err, size_t errlen)
 		         sqlite3_errmsg(st->writer.db));
 		goto fail;
 	}
-	if (store_migrate(st, err, errlen) != 0)
+	if (store_migrate(st, err, errlen) != 0 ||
+	    store_map_token_version(st, err, errlen) != 0)
 		goto fail;
 	return st;
 
@@ -179,6 +237,8 @@ store_close(struct store *st)
 	for (int i = 0; i < STORE_READERS; i++)
 		store_conn_close(&st->readers[i]);
 	store_conn_close(&st->writer);
+	if (st->token_version_map != NULL)
+		munmap(st->token_version_map, sizeof(uint64_t));
 	pthread_cond_destroy(&st->committed);
 	pthread_mutex_destroy(&st->commit_lock);
 	free(st);
@@ -412,6 +472,12 @@ store_batch_wait(struct store *st, struct store_waiter *w)
 				rc = CP_ERROR;
 			}
 			__atomic_add_fetch(&st->commits, 1, __ATOMIC_RELAXED);
+			/* Raised after the COMMIT, and before its waiters return,
+			 * so a cache never keeps a row older than a finished change. */
+			if (st->tokens_changed) {
+				__atomic_add_fetch(st->token_version, 1, __ATOMIC_RELEASE);
+				st->tokens_changed = false;
+			}
 			store_conn_reset_all(&st->writer);
 			store_batch_finish(st, rc);
 		}

@@ -193,6 +193,14 @@ enum cp_result store_begin_read(struct store *st);
 enum cp_result store_commit(struct store *st);
 void store_rollback(struct store *st);
 
+/*
+ * Return the version of the access tokens. It rises after every COMMIT that
+ * changed a token row (revoked, edited, secret rotated), by this process or
+ * another one on the same database, so a cache of token rows can tell when
+ * to reload. The counter lives in the file "<database>.token-version".
+ */
+uint64_t store_token_version(struct store *st);
+
 /* Counters of the group commit since open: write transactions, COMMITs. */
 struct store_stats {
 	uint64_t transactions;

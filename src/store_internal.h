@@ -56,6 +56,7 @@ struct store {
 
 	/* Guarded by writer.lock. */
 	bool batch_open;                /* BEGIN IMMEDIATE issued, COMMIT not yet */
+	bool tokens_changed;            /* the open batch changed an access token */
 	uint64_t batch;                 /* number of the open or last batch */
 
 	/* Guarded by commit_lock. */
@@ -65,10 +66,20 @@ struct store {
 	int writing;                    /* write transactions begun, not yet released */
 	struct store_waiter *waiters;
 
+	/* The access token version, shared through a mapped file by every
+	 * process on the database (local_token_version for :memory:). */
+	uint64_t *token_version;
+	uint64_t local_token_version;
+	void *token_version_map;
+
 	/* Updated atomically; read by store_stats(). */
 	uint64_t transactions;
 	uint64_t commits;
 };
+
+/* Mark the open write transaction as changing an access token row, so the
+ * token version rises after its COMMIT. */
+void store_tokens_changed(struct store *st);
 
 /* The connection the calling thread's transaction runs on. */
 sqlite3 *store_db(struct store *st);

@@ -256,6 +256,7 @@ store_token_revoke(struct store *st, int64_t merchant_id, const char *name, int6
 		" WHERE merchant_id = ? AND name = ? AND revoked_at IS NULL";
 	enum cp_result rc = store_exec_stmt(st, store_stmt(st, sql, "iit", now, merchant_id, name));
 
+	store_tokens_changed(st);
 	if (rc == CP_OK && sqlite3_changes(store_db(st)) == 0)
 		return CP_NOT_FOUND;
 	return rc;
@@ -283,6 +284,7 @@ store_token_rotate_secret(struct store *st, int64_t merchant_id, int64_t token_i
 		" signing_secret_sealed = ?3"
 		" WHERE merchant_id = ?1 AND id = ?2 AND revoked_at IS NULL";
 
+	store_tokens_changed(st);
 	return store_changed_one(st, store_exec_stmt(st, store_stmt(st, sql, "iiti",
 	                         merchant_id, token_id, new_sealed, previous_until)));
 }
@@ -293,6 +295,7 @@ store_token_revoke_id(struct store *st, int64_t merchant_id, int64_t id, int64_t
 	static const char sql[] = "UPDATE access_tokens SET revoked_at = ?"
 		" WHERE merchant_id = ? AND id = ? AND revoked_at IS NULL";
 
+	store_tokens_changed(st);
 	return store_changed_one(st, store_exec_stmt(st, store_stmt(st, sql, "iii",
 	                         now, merchant_id, id)));
 }
@@ -305,6 +308,7 @@ store_token_update(struct store *st, const struct access_token *t)
 		" callback_urls = ?, success_url = ?, cancel_url = ?, expires_at = ?"
 		" WHERE id = ? AND merchant_id = ? AND revoked_at IS NULL";
 
+	store_tokens_changed(st);
 	return store_changed_one(st, store_exec_stmt(st, store_stmt(st, sql, "tttttttiii",
 		t->name, t->type, t->currency, t->ip_whitelist, t->callback_urls,
 		t->success_url, t->cancel_url, t->expires_at, t->id, t->merchant_id)));

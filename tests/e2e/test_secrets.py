@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import REQUIRED_CONFIRMATIONS, create_token, for_order  # noqa: E402
 
-DB_SUFFIXES = ("", "-wal", "-shm", "-journal")
+DB_SUFFIXES = ("", "-wal", "-shm", "-journal", ".token-version")
 
 
 class Secrets(harness.GatewayTestCase):

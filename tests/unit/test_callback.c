@@ -527,8 +527,8 @@ teardown(void **state)
 	sqlite3_close(fx->db);
 	store_close(fx->store);
 
-	const char *suffixes[] = { "", "-wal", "-shm" };
-	for (size_t i = 0; i < 3; i++) {
+	const char *suffixes[] = { "", "-wal", "-shm", ".token-version" };
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		snprintf(path, sizeof(path), "%s%s", fx->db_path, suffixes[i]);
 		unlink(path);
 	}

@@ -47,11 +47,11 @@ static int
 teardown(void **state)
 {
 	struct fixture *fx = *state;
-	const char *suffixes[] = { "", "-wal", "-shm" };
+	const char *suffixes[] = { "", "-wal", "-shm", ".token-version" };
 	char path[160];
 
 	store_close(fx->store);
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		snprintf(path, sizeof(path), "%s%s", fx->db_path, suffixes[i]);
 		unlink(path);
 	}
@@ -240,6 +240,35 @@ test_reader_sees_only_committed_rows(void **state)
 	pthread_mutex_destroy(&sw.lock);
 }
 
+/* A token change committed through one store raises the version another
+ * store on the same database reads, as the daemon and citypayctl do. */
+static void
+test_token_version_shared(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *other;
+	struct merchant m;
+	char err[256];
+	uint64_t before;
+
+	other = store_open(fx->db_path, err, sizeof(err));
+	assert_non_null(other);
+	merchant_fill(&m, "tokens@example.com");
+	assert_int_equal(store_begin(fx->store), CP_OK);
+	assert_int_equal(store_merchant_insert(fx->store, &m), CP_OK);
+	assert_int_equal(store_commit(fx->store), CP_OK);
+	before = store_token_version(other);
+
+	/* No row matches, but the transaction may have changed one. */
+	assert_int_equal(store_begin(fx->store), CP_OK);
+	assert_int_equal(store_token_revoke(fx->store, m.id, "none", 1), CP_NOT_FOUND);
+	assert_int_equal(store_commit(fx->store), CP_OK);
+
+	assert_int_equal(store_token_version(other), before + 1);
+	assert_int_equal(store_token_version(fx->store), before + 1);
+	store_close(other);
+}
+
 /* An in-memory database has no readers: reads run on the writer. */
 static void
 test_in_memory_reads_use_the_writer(void **state)
@@ -268,6 +297,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_writers_all_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_keeps_other_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_sees_only_committed_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_version_shared, setup, teardown),
 		cmocka_unit_test(test_in_memory_reads_use_the_writer),
 	};
 
