@@ -25,6 +25,7 @@
 #include "auth.h"
 #include "callback.h"
 #include "gateway.h"
+#include "http.h"
 #include "log.h"
 #include "money.h"
 #include "token_cache.h"
@@ -166,27 +167,17 @@ bench_money_parse_wei(void *arg)
 	return 0;
 }
 
-/* Render the success envelope around data as one JSON text and free it. */
+/* Render the success envelope around data as citypayd does, and free both. */
 static int
 bench_render_envelope(json_object *data, int status)
 {
-	/* NOTE: these are the steps of http_send_success() and http_send_json()
-	 * in src/http.c. Those need a libmicrohttpd connection, so they cannot be
-	 * called here, and a change there must be copied here. */
-	json_object *env = json_object_new_object();
-	json_object *copy = NULL;
 	size_t len = 0;
+	char *body = http_success_body(status, data, &len);
 
-	json_object_deep_copy(data, &copy, NULL);
-	json_object_object_add(env, "success", json_object_new_boolean(1));
-	json_object_object_add(env, "status", json_object_new_int(1));
-	json_object_object_add(env, "status_code", json_object_new_int(status));
-	json_object_object_add(env, "data", data);
-	json_object_object_add(env, "message", copy);
-	json_object_to_json_string_length(env, JSON_C_TO_STRING_PLAIN, &len);
 	bench_sink += (int64_t)len;
-	json_object_put(env);
-	return len == 0;
+	free(body);
+	json_object_put(data);
+	return body == NULL;
 }
 
 /* The data and envelope of a generateOrder success, as api_generate_order() builds them. */

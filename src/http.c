@@ -162,33 +162,58 @@ http_send_json(struct http_request *r, int status, json_object *obj)
 	return http_queue(r, status, resp);
 }
 
+char *
+http_success_body(int status, json_object *data, size_t *len)
+{
+	static const char head[] = "{\"success\":true,\"status\":1,\"status_code\":";
+	static const char data_key[] = ",\"data\":";
+	static const char message_key[] = ",\"message\":";
+	size_t data_len = 0, cap, n;
+	const char *text = json_object_to_json_string_length(data, JSON_C_TO_STRING_PLAIN,
+	                                                     &data_len);
+	char *body;
+
+	/* The envelope carries data twice, as "data" and "message", so the
+	 * object is rendered once and its text copied into both places. The
+	 * bytes equal what json-c writes for the whole envelope. */
+	cap = sizeof(head) + 16 + sizeof(data_key) + sizeof(message_key) + 2 * data_len + 2;
+	if ((body = malloc(cap)) == NULL)
+		return NULL;
+	n = (size_t)snprintf(body, cap, "%s%d", head, status);
+	memcpy(body + n, data_key, sizeof(data_key) - 1);
+	n += sizeof(data_key) - 1;
+	memcpy(body + n, text, data_len);
+	n += data_len;
+	memcpy(body + n, message_key, sizeof(message_key) - 1);
+	n += sizeof(message_key) - 1;
+	memcpy(body + n, text, data_len);
+	n += data_len;
+	body[n++] = '}';
+	body[n] = '\0';
+	*len = n;
+	return body;
+}
+
 int
 http_send_success(struct http_request *r, int status, json_object *data,
                   const char *extra_header, const char *extra_value)
 {
-	json_object *env = json_object_new_object();
-	json_object *copy = NULL;
-
-	json_object_deep_copy(data, &copy, NULL);
-	json_object_object_add(env, "success", json_object_new_boolean(1));
-	json_object_object_add(env, "status", json_object_new_int(1));
-	json_object_object_add(env, "status_code", json_object_new_int(status));
-	json_object_object_add(env, "data", data);
-	json_object_object_add(env, "message", copy);
-	if (extra_header == NULL)
-		return http_send_json(r, status, env);
-
-	/* The envelope is built, so render it here to add the extra header. */
+	struct MHD_Response *resp = NULL;
 	size_t len = 0;
-	const char *text = json_object_to_json_string_length(env, JSON_C_TO_STRING_PLAIN, &len);
-	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)text,
-	                                                           MHD_RESPMEM_MUST_COPY);
+	char *body = http_success_body(status, data, &len);
+
+	if (body != NULL) {
+		resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+		if (resp == NULL)
+			free(body);
+	}
 	if (resp != NULL) {
 		http_add_common_headers(r, resp, "application/json");
 		MHD_add_response_header(resp, "Cache-Control", "no-store");
-		MHD_add_response_header(resp, extra_header, extra_value);
+		if (extra_header != NULL)
+			MHD_add_response_header(resp, extra_header, extra_value);
 	}
-	json_object_put(env);
+	json_object_put(data);
 	return http_queue(r, status, resp);
 }
 

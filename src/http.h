@@ -94,6 +94,12 @@ int http_send_json(struct http_request *r, int status, json_object *obj);
 int http_send_success(struct http_request *r, int status, json_object *data,
                       const char *extra_header, const char *extra_value);
 
+/*
+ * Render the success envelope around data as JSON text in a new buffer of
+ * *len bytes (NUL-terminated), or NULL without memory. data is not freed.
+ */
+char *http_success_body(int status, json_object *data, size_t *len);
+
 /* Send the error envelope with one message for the field (or "error"). */
 int http_send_error(struct http_request *r, int status, const char *reason,
                     const char *field, const char *message);
