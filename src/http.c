@@ -445,11 +445,14 @@ http_join_header(void *cls, enum MHD_ValueKind kind, const char *key, const char
 static void
 http_find_client(struct http_request *r, const struct config *cfg)
 {
-	struct http_header_join join = { .len = 0, .overflow = false };
+	/* Not cleared as a whole: its text buffer is large and only read up to len. */
+	struct http_header_join join;
 
 	r->client = r->peer;
 	if (!ipnet_list_contains(cfg->trusted_proxies, cfg->trusted_proxy_count, &r->peer))
 		return;
+	join.len = 0;
+	join.overflow = false;
 	join.name = cfg->forwarded_rfc7239 ? "Forwarded" : "X-Forwarded-For";
 	join.text[0] = '\0';
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, http_join_header, &join);
