@@ -195,10 +195,62 @@ params_json_members(const char *body, size_t len, bool *nul_in_name)
 	return members;
 }
 
+/* The value of the 4 hex digits after "\\u" at text, or -1. */
+static long
+params_json_escape_value(const char *text, size_t avail)
+{
+	char hex[5];
+	char *end = NULL;
+	long value;
+
+	if (avail < 6 || text[0] != '\\' || text[1] != 'u')
+		return -1;
+	memcpy(hex, text + 2, 4);
+	hex[4] = '\0';
+	value = strtol(hex, &end, 16);
+	return *end == '\0' ? value : -1;
+}
+
+/*
+ * True when JSON text that json-c has already parsed as valid contains a
+ * \\u escape of a UTF-16 surrogate that is not part of a high-low pair.
+ * json-c 0.16 replaces such an escape with U+FFFD instead of failing.
+ */
+static bool
+params_json_lone_surrogate(const char *body, size_t len)
+{
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		long unit;
+
+		if (body[i] == '"') {
+			in_string = !in_string;
+			continue;
+		}
+		if (!in_string || body[i] != '\\')
+			continue;
+		unit = params_json_escape_value(body + i, len - i);
+		if (unit < 0xd800 || unit > 0xdfff) {
+			i++;
+			continue;
+		}
+		if (unit > 0xdbff)
+			return true;
+		long low = params_json_escape_value(body + i + 6, len - i - 6);
+		if (low < 0xdc00 || low > 0xdfff)
+			return true;
+		i += 11;
+	}
+	return false;
+}
+
 int
 params_parse_json(struct params *p, const char *body, size_t len)
 {
-	json_tokener *tok = json_tokener_new_ex(CP_JSON_DEPTH_MAX);
+	/* json-c 0.16 rejects a container at depth max_depth - 1, so N levels
+	 * need N + 1. */
+	json_tokener *tok = json_tokener_new_ex(CP_JSON_DEPTH_MAX + 1);
 	json_object *root = NULL;
 	int rc = -1;
 
@@ -216,6 +268,11 @@ params_parse_json(struct params *p, const char *body, size_t len)
 		         e == json_tokener_continue ? "unexpected end of input"
 		         : e == json_tokener_success ? "unexpected data after the object"
 		         : json_tokener_error_desc(e));
+		goto out;
+	}
+	if (params_json_lone_surrogate(body, len)) {
+		snprintf(p->error, sizeof(p->error), "the body is not valid JSON: a \\u escape"
+		         " names a UTF-16 surrogate outside a pair");
 		goto out;
 	}
 	if (!json_object_is_type(root, json_type_object)) {

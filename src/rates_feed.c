@@ -117,7 +117,9 @@ feed_parse_updated_at(json_object *doc, int64_t fetched_at, int64_t *out,
 static json_object *
 feed_parse_json(const char *text, size_t len, char *err, size_t errlen)
 {
-	json_tokener *tok = json_tokener_new_ex(RATES_FEED_DEPTH_MAX);
+	/* json-c 0.16 rejects a container at depth max_depth - 1, so N levels
+	 * need N + 1. */
+	json_tokener *tok = json_tokener_new_ex(RATES_FEED_DEPTH_MAX + 1);
 	json_object *doc = NULL;
 	size_t end;
 
