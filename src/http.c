@@ -850,8 +850,13 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	http_conn_enter(conn, HTTP_PHASE_HEADERS);
 	if (r == NULL)
 		return;
-	snprintf(duration, sizeof(duration), "%.3f",
-	         (double)(http_now_us() - r->started_us) / 1000.0);
+	int64_t elapsed_us = http_now_us() - r->started_us;
+
+	if (elapsed_us < 0)
+		elapsed_us = 0;
+	/* Milliseconds with three decimals, from integer microseconds. */
+	snprintf(duration, sizeof(duration), "%lld.%03lld",
+	         (long long)(elapsed_us / 1000), (long long)(elapsed_us % 1000));
 	log_set_request_id(r->id);
 	log_info("request", "method", r->method, "path", r->path,
 	         "status", log_int(r->responded ? r->status : 0), "duration_ms", duration,
