@@ -982,6 +982,13 @@ callback_dispatcher_start(const char *db_path, const struct keys *keys,
 		log_error("callback dispatcher cannot open the database", "error", err, NULL);
 		goto fail;
 	}
+	/* Claims and attempt records may be lost to a power cut: the delivery
+	 * is then sent again, which at-least-once delivery allows. Without a
+	 * sync per record, delivery is not bound by the disk's sync rate. */
+	if (store_relax_sync(dp->store) != CP_OK) {
+		log_error("callback dispatcher cannot set synchronous=NORMAL", NULL);
+		goto fail;
+	}
 	dp->pool = calloc(1, sizeof(*dp->pool));
 	dp->multi = curl_multi_init();
 	dp->live_share = curl_share_init();

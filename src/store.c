@@ -244,6 +244,12 @@ store_close(struct store *st)
 	free(st);
 }
 
+enum cp_result
+store_relax_sync(struct store *st)
+{
+	return store_exec_sql(st->writer.db, "PRAGMA synchronous=NORMAL") == 0 ? CP_OK : CP_ERROR;
+}
+
 int
 store_schema_version(struct store *st)
 {

@@ -175,6 +175,14 @@ struct callback_event {
 struct store *store_open(const char *path, char *err, size_t errlen);
 void store_close(struct store *st);
 
+/*
+ * Let this store's commits return before the WAL reaches the disk
+ * (synchronous=NORMAL). A power cut may then undo its latest commits, but
+ * never a commit of another store with synchronous=FULL, which syncs the
+ * WAL up to its own frames. Only for writes that may be repeated.
+ */
+enum cp_result store_relax_sync(struct store *st);
+
 /* The connection's schema version after migrations. */
 int store_schema_version(struct store *st);
 
