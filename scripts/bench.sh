@@ -16,7 +16,8 @@
 #
 # Settings (environment): BENCH_RUNS, BENCH_SECONDS, BENCH_QUICK,
 # BENCH_BUILD (build directory, default build-bench), BENCH_CALLBACKS
-# (events to deliver), BENCH_LARGE_ORDERS (orders of the memory run).
+# (events to deliver), BENCH_LARGE_ORDERS (orders of the memory run),
+# BENCH_HTTP_THREADS (the daemon's server.threads; its default when unset).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,6 +35,7 @@ else
 	large_orders=${BENCH_LARGE_ORDERS:-1000000}
 fi
 get_orders=100000
+http_threads=${BENCH_HTTP_THREADS:-}
 threads=2
 connections=64
 customer=1
@@ -187,6 +189,10 @@ write_settings() {
 	local lines=("[server]" "connections_per_address = 0" "[limits]"
 	             "token_per_minute = 0" "token_per_hour = 0" "orders_per_hour = 0"
 	             "public_per_minute = 0" "public_per_hour = 0")
+
+	if [ -n "$http_threads" ]; then
+		lines=("[server]" "threads = $http_threads" "${lines[@]:1}")
+	fi
 
 	printf '%s\n' "${lines[@]}" >"$tmp/bench.ini"
 	record_command "cat >\$TMP/bench.ini <<EOF"
