@@ -8,7 +8,7 @@ MAKEFLAGS  += --no-print-directory
 CITYPAY_DB ?= citypay.db
 LISTEN     ?= 127.0.0.1:8080
 
-.PHONY: all deps test-deps build run test fuzz clean bench
+.PHONY: all deps test-deps build run test test-valgrind fuzz clean bench
 
 all: build
 
@@ -30,6 +30,12 @@ test: test-deps
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
 	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# Run the unit and end-to-end tests under valgrind's memcheck in a Debug
+# build without sanitizers (build-valgrind); fails on any memcheck error or
+# definite leak. Needs valgrind installed.
+test-valgrind: test-deps
+	@sh scripts/valgrind.sh
+
 # Build the libFuzzer harnesses in build-fuzz and run each for FUZZ_SECONDS
 # seconds (default 60); see docs/FUZZING.md.
 fuzz:
@@ -43,4 +49,4 @@ bench: deps
 	@bash scripts/bench.sh
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) build-valgrind build-bench build-fuzz

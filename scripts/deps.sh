@@ -1,8 +1,8 @@
 #!/bin/sh
 # Install the Debian packages that the build needs, and with the argument
-# "test" also those of the tests, or with "fuzz" clang and its libFuzzer
-# runtime, but only those that are missing, so a second run is quiet and
-# fast.
+# "test" also those of the tests (make test and make test-valgrind), or
+# with "fuzz" clang and its libFuzzer runtime, but only those that are
+# missing, so a second run is quiet and fast.
 set -eu
 
 packages="build-essential cmake pkg-config
@@ -13,7 +13,7 @@ sqlite3 curl"
 tests=false
 if [ "${1:-}" = "test" ]; then
 	tests=true
-	packages="$packages python3 chromium"
+	packages="$packages python3 chromium valgrind"
 	# The browser tests need Node.js and npm; a machine may already have
 	# them from elsewhere, and then Debian's packages are not added.
 	command -v node >/dev/null 2>&1 || packages="$packages nodejs"

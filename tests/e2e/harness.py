@@ -18,6 +18,7 @@ import http.client
 import http.server
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -34,12 +35,21 @@ BUILD_DIR = os.path.abspath(os.environ.get("CITYPAY_BUILD_DIR") or os.path.join(
 CITYPAYD = os.path.join(BUILD_DIR, "citypayd")
 CITYPAYCTL = os.path.join(BUILD_DIR, "citypayctl")
 
+# A command line put before every citypayd and citypayctl command, split as
+# a shell splits words. scripts/valgrind.sh sets it to a valgrind command.
+WRAPPER = shlex.split(os.environ.get("CITYPAY_E2E_WRAPPER", ""))
+
+# Factor applied to the timeouts below, defaulting to 10 with a wrapper.
+# Valgrind's Quick Start Guide estimates that memcheck runs a program 20 to
+# 30 times slower, but the tests spend most of their time waiting.
+SLOWDOWN = float(os.environ.get("CITYPAY_E2E_SLOWDOWN") or (10 if WRAPPER else 1))
+
 LOOPBACK = "127.0.0.1"
-CLI_TIMEOUT_S = 30
-HTTP_TIMEOUT_S = 15
-DAEMON_START_TIMEOUT_S = 15
-DAEMON_STOP_TIMEOUT_S = 10
-CALLBACK_TIMEOUT_S = 20
+CLI_TIMEOUT_S = 30 * SLOWDOWN
+HTTP_TIMEOUT_S = 15 * SLOWDOWN
+DAEMON_START_TIMEOUT_S = 15 * SLOWDOWN
+DAEMON_STOP_TIMEOUT_S = 10 * SLOWDOWN
+CALLBACK_TIMEOUT_S = 20 * SLOWDOWN
 POLL_INTERVAL_S = 0.5
 
 # Confirmations the sandbox chain requires per coin before a payment counts.
@@ -114,7 +124,7 @@ def run_cli(db_path, *args, check=True, env=None):
     check false the dict gets the exit code under "_returncode". env adds
     environment variables to the inherited ones.
     """
-    argv = [CITYPAYCTL, "--db", db_path, "--json"] + [str(a) for a in args]
+    argv = WRAPPER + [CITYPAYCTL, "--db", db_path, "--json"] + [str(a) for a in args]
     proc_env = dict(os.environ, **env) if env else None
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
                           env=proc_env)
@@ -422,7 +432,7 @@ class Daemon:
         return "http://%s:%d" % (LOOPBACK, self.port)
 
     def start(self):
-        argv = [CITYPAYD, "--db", self.db_path, "--listen", LOOPBACK + ":0"]
+        argv = WRAPPER + [CITYPAYD, "--db", self.db_path, "--listen", LOOPBACK + ":0"]
         if self.config_path:
             argv += ["--config", self.config_path]
         env = dict(os.environ, **DAEMON_ENV)
@@ -458,7 +468,7 @@ class Daemon:
         last = None
         while time.monotonic() < deadline:
             try:
-                last = http_request(self.base_url + "/healthz", timeout=2)
+                last = http_request(self.base_url + "/healthz", timeout=2 * SLOWDOWN)
                 if last.status == 200:
                     return
             except OSError as exc:

@@ -27,7 +27,7 @@ from harness import LOOPBACK, CallbackReceiver, create_token, for_order, run_cli
 
 REQUEST_TIMEOUT_MS = 1000
 LOG_WAIT_S = 30             # retries every 1 to 2 s, plus the 1 s timeout
-LISTEN_START_TIMEOUT_S = 10
+LISTEN_START_TIMEOUT_S = 10 * harness.SLOWDOWN
 SOCKET_POLL_S = 0.2
 EGRESS_ADDRESSES = ["203.0.113.7", "2001:db8::1"]
 ISOLATION_TIMEOUT_MS = 8000  # longer than the whole isolation test takes
@@ -366,8 +366,9 @@ class Callbacks(harness.GatewayTestCase):
         token, _ = self.order_to(self.receiver.url)
         self.wait_callback(for_order(token, action="order_created"), "callback of %s" % token)
         event_id = self.event_of(token)
-        proc = subprocess.run([harness.CITYPAYCTL, "--db", self.db_path, "callbacks", "show",
-                               event_id], capture_output=True, text=True,
+        argv = harness.WRAPPER + [harness.CITYPAYCTL, "--db", self.db_path,
+                                  "callbacks", "show", event_id]
+        proc = subprocess.run(argv, capture_output=True, text=True,
                               timeout=harness.CLI_TIMEOUT_S)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("event.event_id", proc.stdout)
@@ -377,8 +378,8 @@ class Callbacks(harness.GatewayTestCase):
     # -- the development receiver ----------------------------------------
 
     def start_listener(self, port, secret):
-        argv = [harness.CITYPAYCTL, "--json", "callbacks", "listen", "--port", str(port),
-                "--secret", secret, "--status", "202"]
+        argv = harness.WRAPPER + [harness.CITYPAYCTL, "--json", "callbacks", "listen",
+                                  "--port", str(port), "--secret", secret, "--status", "202"]
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         lines = queue.Queue()
