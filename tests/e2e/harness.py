@@ -524,6 +524,44 @@ def parse_listen_port(line):
 # ---------------------------------------------------------------------------
 # Test case base
 
+class RejectionChecks:
+    """Assertions shared by the test classes below; mixed into a GatewayTestCase."""
+
+    def assert_error(self, resp, status, reason=None, field=None):
+        """Check the error envelope of resp: status, error.reason and the field in message."""
+        self.assertEqual(resp.status, status, "expected HTTP %d, got %r" % (status, resp))
+        self.assertIsInstance(resp.body, dict, "error response is not JSON: %r" % resp)
+        self.assertIs(resp.body.get("success"), False, "success: %r" % resp)
+        self.assertEqual(resp.body.get("status_code"), status, "status_code: %r" % resp)
+        self.assertIsInstance(resp.body.get("message"), dict, "message: %r" % resp)
+        if reason is not None:
+            self.assertEqual(resp.body.get("error", {}).get("reason"), reason,
+                             "error.reason: %r" % resp)
+        if field is not None:
+            self.assertIn(field, resp.body["message"], "message does not name %s: %r"
+                          % (field, resp))
+
+    def assert_rejected(self, send, status, reason=None, field=None):
+        """Call send(), check the error response and that no order was stored."""
+        before = count_orders(self.db_path)
+        resp = send()
+        self.assert_error(resp, status, reason, field)
+        self.assertEqual(count_orders(self.db_path), before,
+                         "a rejected request stored an order: %r" % resp)
+        return resp
+
+    def message_text(self, resp):
+        return json.dumps(resp.body.get("message"), ensure_ascii=False)
+
+    def post_json_text(self, text):
+        body = text if isinstance(text, bytes) else text.encode("utf-8")
+        return self.post("/api/generateOrder", raw=body, content_type="application/json")
+
+    def post_form_bytes(self, body):
+        return self.post("/api/generateOrder", raw=body,
+                         content_type="application/x-www-form-urlencoded")
+
+
 class GatewayTestCase(unittest.TestCase):
     """Fixture for one test class: database, merchant, sandbox token, receiver and daemon.
 

@@ -238,36 +238,8 @@ class Ipv6Daemon(harness.Daemon):
         raise AssertionError("GET /healthz over [::1] did not return 200")
 
 
-class AttackChecks:
-    """Assertions shared by the classes below, mixed into a GatewayTestCase."""
-
-    def assert_error(self, resp, status, reason=None, field=None):
-        self.assertEqual(resp.status, status, "expected HTTP %d, got %r" % (status, resp))
-        self.assertIsInstance(resp.body, dict, "error response is not JSON: %r" % resp)
-        self.assertIs(resp.body.get("success"), False, "success: %r" % resp)
-        self.assertIsInstance(resp.body.get("message"), dict, "message: %r" % resp)
-        if reason is not None:
-            self.assertEqual(resp.body.get("error", {}).get("reason"), reason,
-                             "error.reason: %r" % resp)
-        if field is not None:
-            self.assertIn(field, resp.body["message"], "message does not name %s: %r"
-                          % (field, resp))
-
-    def assert_rejected(self, send, status, reason=None, field=None):
-        """Call send(), check the error response and that no order was stored."""
-        before = count_orders(self.db_path)
-        resp = send()
-        self.assert_error(resp, status, reason, field)
-        self.assertEqual(count_orders(self.db_path), before,
-                         "a rejected request stored an order: %r" % resp)
-        return resp
-
-    def message_text(self, resp):
-        return json.dumps(resp.body.get("message"), ensure_ascii=False)
-
-    def post_json_text(self, text):
-        body = text if isinstance(text, bytes) else text.encode("utf-8")
-        return self.post("/api/generateOrder", raw=body, content_type="application/json")
+class AttackChecks(harness.RejectionChecks):
+    """The shared rejection checks, and a check of HTML pages; mixed into a GatewayTestCase."""
 
     def assert_page_safe(self, resp, what, expect_escaped=()):
         """Check an HTML response: CSP present, no payload unescaped, escaped forms present."""

@@ -99,45 +99,7 @@ def read_raw_response(sock):
     return status_line, harness.Response(status, headers, rest[:length])
 
 
-class RejectionChecks:
-    """Assertions shared by the test classes below; mixed into a GatewayTestCase."""
-
-    def assert_error(self, resp, status, reason=None, field=None):
-        """Check the error envelope of resp: status, error.reason and the field in message."""
-        self.assertEqual(resp.status, status, "expected HTTP %d, got %r" % (status, resp))
-        self.assertIsInstance(resp.body, dict, "error response is not JSON: %r" % resp)
-        self.assertIs(resp.body.get("success"), False, "success: %r" % resp)
-        self.assertEqual(resp.body.get("status_code"), status, "status_code: %r" % resp)
-        self.assertIsInstance(resp.body.get("message"), dict, "message: %r" % resp)
-        if reason is not None:
-            self.assertEqual(resp.body.get("error", {}).get("reason"), reason,
-                             "error.reason: %r" % resp)
-        if field is not None:
-            self.assertIn(field, resp.body["message"], "message does not name %s: %r"
-                          % (field, resp))
-
-    def assert_rejected(self, send, status, reason=None, field=None):
-        """Call send(), check the error response and that no order was stored."""
-        before = count_orders(self.db_path)
-        resp = send()
-        self.assert_error(resp, status, reason, field)
-        self.assertEqual(count_orders(self.db_path), before,
-                         "a rejected request stored an order: %r" % resp)
-        return resp
-
-    def message_text(self, resp):
-        return json.dumps(resp.body.get("message"), ensure_ascii=False)
-
-    def post_json_text(self, text):
-        return self.post("/api/generateOrder", raw=text.encode("utf-8"),
-                         content_type="application/json")
-
-    def post_form_bytes(self, body):
-        return self.post("/api/generateOrder", raw=body,
-                         content_type="application/x-www-form-urlencoded")
-
-
-class HostileInput(RejectionChecks, harness.GatewayTestCase):
+class HostileInput(harness.RejectionChecks, harness.GatewayTestCase):
 
     # -- repeated fields and NUL characters ------------------------------
 
@@ -412,7 +374,7 @@ class HostileInput(RejectionChecks, harness.GatewayTestCase):
                          "the log contains the signing secret: %s" % lines)
 
 
-class TrustedProxyXForwardedFor(RejectionChecks, harness.GatewayTestCase):
+class TrustedProxyXForwardedFor(harness.RejectionChecks, harness.GatewayTestCase):
     """citypayd behind a proxy on 127.0.0.1 that sets X-Forwarded-For (the default header)."""
 
     ip_ranges = ("10.0.0.0/8",)
@@ -442,7 +404,7 @@ class TrustedProxyXForwardedFor(RejectionChecks, harness.GatewayTestCase):
                          "Forwarded was read although X-Forwarded-For is configured: %r" % resp)
 
 
-class TrustedProxyForwarded(RejectionChecks, harness.GatewayTestCase):
+class TrustedProxyForwarded(harness.RejectionChecks, harness.GatewayTestCase):
     """citypayd behind a proxy on 127.0.0.1 that sets the RFC 7239 Forwarded header."""
 
     ip_ranges = ("10.0.0.0/8",)
