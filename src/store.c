@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -16,6 +17,8 @@
 #include "store_internal.h"
 
 #define STORE_BUSY_TIMEOUT_MS 5000
+/* Microseconds a COMMIT waits at most for write transactions already begun. */
+#define STORE_GATHER_US       2000
 
 /* The connection of the calling thread's open transaction, if any. */
 static _Thread_local struct store_conn *store_current;
@@ -454,16 +457,53 @@ store_begin_read(struct store *st)
 	return CP_OK;
 }
 
-/* Wait until the batch of w is committed, issuing the COMMIT if no one is. */
+/* Return the CLOCK_REALTIME time us microseconds from now, for pthread_cond_timedwait(). */
+static struct timespec
+store_deadline_after(int64_t us)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += (time_t)(us / 1000000);
+	t.tv_nsec += (long)(us % 1000000) * 1000;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+/*
+ * Wait until the batch of w is committed, issuing the COMMIT if no one is.
+ * Before committing, wait up to STORE_GATHER_US for the write transactions
+ * already begun, so they join the batch. The bound keeps a stream of new
+ * transactions (or ones that roll back and begin again) from holding the
+ * COMMIT back.
+ */
 static enum cp_result
 store_batch_wait(struct store *st, struct store_waiter *w)
 {
+	bool gathering = false;
+	struct timespec gather_until = { 0 };
+
 	pthread_mutex_lock(&st->commit_lock);
 	while (!w->done) {
-		if (st->committing || st->writing > 0) {
+		if (st->committing) {
 			pthread_cond_wait(&st->committed, &st->commit_lock);
 			continue;
 		}
+		if (st->writing > 0) {
+			if (!gathering) {
+				gathering = true;
+				gather_until = store_deadline_after(STORE_GATHER_US);
+			}
+			if (pthread_cond_timedwait(&st->committed, &st->commit_lock,
+			                           &gather_until) != ETIMEDOUT)
+				continue;
+			if (w->done || st->committing)
+				continue;
+		}
+		gathering = false;
 		st->committing = true;
 		pthread_mutex_unlock(&st->commit_lock);
 

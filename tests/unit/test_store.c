@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -240,6 +241,61 @@ test_reader_sees_only_committed_rows(void **state)
 	pthread_mutex_destroy(&sw.lock);
 }
 
+struct churn {
+	struct store *store;
+	int stop;                       /* set by the test, read with atomics */
+	int stopped_by_test;
+};
+
+/* Begin and roll back write transactions until told to stop, for at most
+ * CHURN_MAX_S seconds. */
+#define CHURN_MAX_S 30
+#define CHURN_THREADS 4
+
+static void *
+churn_main(void *p)
+{
+	struct churn *ch = p;
+	time_t until = time(NULL) + CHURN_MAX_S;
+
+	while (time(NULL) < until) {
+		if (__atomic_load_n(&ch->stop, __ATOMIC_ACQUIRE)) {
+			ch->stopped_by_test = 1;
+			break;
+		}
+		if (store_begin(ch->store) == CP_OK)
+			store_rollback(ch->store);
+	}
+	return NULL;
+}
+
+/* Transactions that begin and roll back without pause do not hold a
+ * COMMIT back: it waits for them only a bounded time. */
+static void
+test_commit_during_rollback_churn(void **state)
+{
+	struct fixture *fx = *state;
+	struct churn ch[CHURN_THREADS];
+	pthread_t threads[CHURN_THREADS];
+	struct merchant m;
+
+	for (int i = 0; i < CHURN_THREADS; i++) {
+		ch[i] = (struct churn){ .store = fx->store };
+		assert_int_equal(pthread_create(&threads[i], NULL, churn_main, &ch[i]), 0);
+	}
+	merchant_fill(&m, "churn@example.com");
+	assert_int_equal(store_begin(fx->store), CP_OK);
+	assert_int_equal(store_merchant_insert(fx->store, &m), CP_OK);
+	assert_int_equal(store_commit(fx->store), CP_OK);
+	for (int i = 0; i < CHURN_THREADS; i++)
+		__atomic_store_n(&ch[i].stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < CHURN_THREADS; i++) {
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+		assert_int_equal(ch[i].stopped_by_test, 1);
+	}
+	assert_int_equal(count_merchants(fx->db_path), 1);
+}
+
 /* A token change committed through one store raises the version another
  * store on the same database reads, as the daemon and citypayctl do. */
 static void
@@ -297,6 +353,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_writers_all_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_keeps_other_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_sees_only_committed_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_during_rollback_churn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_version_shared, setup, teardown),
 		cmocka_unit_test(test_in_memory_reads_use_the_writer),
 	};
