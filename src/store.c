@@ -17,8 +17,6 @@
 #include "store_internal.h"
 
 #define STORE_BUSY_TIMEOUT_MS 5000
-/* Microseconds a COMMIT waits at most for write transactions already begun. */
-#define STORE_GATHER_US       2000
 
 /* The connection of the calling thread's open transaction, if any. */
 static _Thread_local struct store_conn *store_current;
@@ -381,13 +379,18 @@ store_batch_lost(struct store *st)
 	return false;
 }
 
-/* Count write transactions in progress. A waiter about to commit waits until none is left. */
+/* The gather round of the calling thread's write transaction. */
+static _Thread_local unsigned store_current_round;
+
+/* Count a write transaction in its round when it begins (delta 1) or ends (-1). */
 static void
 store_writing(struct store *st, int delta)
 {
 	pthread_mutex_lock(&st->commit_lock);
-	st->writing += delta;
-	if (st->writing == 0)
+	if (delta > 0)
+		store_current_round = st->round & 1;
+	st->writing[store_current_round] += delta;
+	if (st->writing[store_current_round] == 0)
 		pthread_cond_broadcast(&st->committed);
 	pthread_mutex_unlock(&st->commit_lock);
 }
@@ -457,54 +460,25 @@ store_begin_read(struct store *st)
 	return CP_OK;
 }
 
-/* Return the CLOCK_REALTIME time us microseconds from now, for pthread_cond_timedwait(). */
-static struct timespec
-store_deadline_after(int64_t us)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	t.tv_sec += (time_t)(us / 1000000);
-	t.tv_nsec += (long)(us % 1000000) * 1000;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
 /*
  * Wait until the batch of w is committed, issuing the COMMIT if no one is.
- * Before committing, wait up to STORE_GATHER_US for the write transactions
- * already begun, so they join the batch. The bound keeps a stream of new
- * transactions (or ones that roll back and begin again) from holding the
- * COMMIT back.
+ * Before committing, start a new gather round and wait for the write
+ * transactions of the previous one, which had begun before, so they join
+ * the batch. Those that begin meanwhile wait for the next COMMIT.
  */
 static enum cp_result
 store_batch_wait(struct store *st, struct store_waiter *w)
 {
-	bool gathering = false;
-	struct timespec gather_until = { 0 };
-
 	pthread_mutex_lock(&st->commit_lock);
 	while (!w->done) {
 		if (st->committing) {
 			pthread_cond_wait(&st->committed, &st->commit_lock);
 			continue;
 		}
-		if (st->writing > 0) {
-			if (!gathering) {
-				gathering = true;
-				gather_until = store_deadline_after(STORE_GATHER_US);
-			}
-			if (pthread_cond_timedwait(&st->committed, &st->commit_lock,
-			                           &gather_until) != ETIMEDOUT)
-				continue;
-			if (w->done || st->committing)
-				continue;
-		}
-		gathering = false;
 		st->committing = true;
+		unsigned previous = st->round++ & 1;
+		while (st->writing[previous] > 0)
+			pthread_cond_wait(&st->committed, &st->commit_lock);
 		pthread_mutex_unlock(&st->commit_lock);
 
 		/* While this thread holds the writer, no transaction is half
@@ -568,7 +542,9 @@ store_commit(struct store *st)
 	pthread_mutex_lock(&st->commit_lock);
 	w.next = st->waiters;
 	st->waiters = &w;
-	st->writing--;
+	st->writing[store_current_round]--;
+	if (st->writing[store_current_round] == 0)
+		pthread_cond_broadcast(&st->committed);
 	pthread_mutex_unlock(&st->commit_lock);
 	pthread_mutex_unlock(&c->lock);
 	return store_batch_wait(st, &w);

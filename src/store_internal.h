@@ -43,7 +43,8 @@ struct store_waiter {
  * concurrent requests share one fsync instead of paying one each. Before it
  * commits, the waiter lets the write transactions already begun finish, so
  * they join the batch; they are short, since a transaction never waits for
- * anything but the store.
+ * anything but the store. Transactions that begin while it waits belong to
+ * the next round, so a stream of them cannot hold the COMMIT back.
  *
  * Lock order: writer.lock before commit_lock.
  */
@@ -63,7 +64,11 @@ struct store {
 	pthread_mutex_t commit_lock;
 	pthread_cond_t committed;
 	bool committing;                /* a waiter is issuing COMMIT */
-	int writing;                    /* write transactions begun, not yet released */
+	/* Write transactions begun and not yet released, by the parity of
+	 * the gather round they began in. A waiter about to commit starts a
+	 * new round and waits only for the transactions of the previous one. */
+	int writing[2];
+	unsigned round;
 	struct store_waiter *waiters;
 
 	/* The access token version, shared through a mapped file by every
