@@ -382,11 +382,18 @@ store_batch_lost(struct store *st)
 /* The gather round of the calling thread's write transaction. */
 static _Thread_local unsigned store_current_round;
 
-/* Count a write transaction in its round when it begins (delta 1) or ends (-1). */
+/*
+ * Count a write transaction in its round when it begins (delta 1) or ends
+ * (-1). A transaction that begins while a COMMIT is being prepared waits
+ * for it first, so it cannot take the writer connection from the committer
+ * over and over.
+ */
 static void
 store_writing(struct store *st, int delta)
 {
 	pthread_mutex_lock(&st->commit_lock);
+	while (delta > 0 && st->committing)
+		pthread_cond_wait(&st->committed, &st->commit_lock);
 	if (delta > 0)
 		store_current_round = st->round & 1;
 	st->writing[store_current_round] += delta;
@@ -464,7 +471,7 @@ store_begin_read(struct store *st)
  * Wait until the batch of w is committed, issuing the COMMIT if no one is.
  * Before committing, start a new gather round and wait for the write
  * transactions of the previous one, which had begun before, so they join
- * the batch. Those that begin meanwhile wait for the next COMMIT.
+ * the batch. Those that begin meanwhile wait until this COMMIT is done.
  */
 static enum cp_result
 store_batch_wait(struct store *st, struct store_waiter *w)
