@@ -17,7 +17,8 @@
 # Settings (environment): BENCH_RUNS, BENCH_SECONDS, BENCH_QUICK,
 # BENCH_BUILD (build directory, default build-bench), BENCH_CALLBACKS
 # (events to deliver), BENCH_LARGE_ORDERS (orders of the memory run),
-# BENCH_HTTP_THREADS (the daemon's server.threads; its default when unset).
+# BENCH_HTTP_THREADS (the daemon's server.threads, or its default when
+# unset).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)

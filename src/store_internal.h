@@ -42,8 +42,8 @@ struct store_waiter {
  * running issues that COMMIT for every transaction released so far, so
  * concurrent requests share one fsync instead of paying one each. Before it
  * commits, the waiter lets the write transactions already begun finish, so
- * they join the batch; they are short, since a transaction never waits for
- * anything but the store. Transactions that begin while it waits belong to
+ * they join the batch. They are short, because a transaction waits for
+ * nothing but the store. Transactions that begin while it waits belong to
  * the next round, so a stream of them cannot hold the COMMIT back.
  *
  * Lock order: writer.lock before commit_lock.

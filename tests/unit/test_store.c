@@ -140,7 +140,7 @@ test_concurrent_writers_all_commit(void **state)
 		assert_int_equal(args[i].failures, 0);
 	}
 	/* Each store_commit() returned after its COMMIT, so a second
-	 * connection sees every row. */
+	 * connection reads every row. */
 	assert_int_equal(count_merchants(fx->db_path), WRITER_THREADS * WRITES_PER_THREAD);
 	store_stats(fx->store, &stats);
 	assert_int_equal(stats.transactions, WRITER_THREADS * WRITES_PER_THREAD);
@@ -247,8 +247,8 @@ struct churn {
 	int stopped_by_test;
 };
 
-/* Begin and roll back write transactions until told to stop, for at most
- * CHURN_MAX_S seconds. */
+/* Begin and roll back write transactions until the test sets stop, for at
+ * most CHURN_MAX_S seconds. */
 #define CHURN_MAX_S 30
 #define CHURN_THREADS 4
 
