@@ -13,7 +13,7 @@ sqlite3 curl"
 tests=false
 if [ "${1:-}" = "test" ]; then
 	tests=true
-	packages="$packages python3 chromium valgrind"
+	packages="$packages python3 chromium valgrind strace"
 	# The browser tests need Node.js and npm; a machine may already have
 	# them from elsewhere, and then Debian's packages are not added.
 	command -v node >/dev/null 2>&1 || packages="$packages nodejs"

@@ -403,8 +403,11 @@ api_metrics(struct http_request *r)
 	                    "Write transactions committed or waiting for their commit.",
 	                    stats.transactions);
 	api_metrics_counter(buf, &used, "citypay_store_commits_total",
-	                    "Durable COMMITs; each carries one batch of write transactions.",
+	                    "COMMITs; each carries one batch of write transactions.",
 	                    stats.commits);
+	api_metrics_counter(buf, &used, "citypay_store_syncs_total",
+	                    "Syncs of the WAL; each makes the batches committed before it durable.",
+	                    stats.syncs);
 	return http_send_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", buf, used);
 }
 

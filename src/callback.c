@@ -558,7 +558,9 @@ callback_claim(struct callback_dispatcher *dp)
 		callback_prepare(dp, req);
 	}
 
-	if (store_commit(dp->store) != CP_OK) {
+	/* The dispatcher commits without a sync of its own, and may have read
+	 * events that another connection committed and has not synced yet. */
+	if (store_commit(dp->store) != CP_OK || (n > 0 && store_sync(dp->store) != CP_OK)) {
 		/* Without the lease the rows are not ours to send. */
 		log_error("committing the callback claim failed", NULL);
 		for (int i = 0; i < n; i++)

@@ -180,6 +180,83 @@ store_tokens_changed(struct store *st)
 	st->tokens_changed = true;
 }
 
+#define STORE_WAL_SUFFIX "-wal"
+
+/*
+ * Open the WAL file for the leader's fdatasync() (see store_internal.h) and
+ * let COMMIT skip its own sync (synchronous=NORMAL). Without a WAL file (an
+ * in-memory database, or a file system where SQLite kept another journal
+ * mode) COMMIT keeps syncing under synchronous=FULL.
+ */
+static int
+store_open_wal(struct store *st, char *err, size_t errlen)
+{
+	char path[sizeof(st->path) + sizeof(STORE_WAL_SUFFIX)];
+	char *slash;
+	int dir;
+
+	if (st->reader_count == 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s%s", st->path, STORE_WAL_SUFFIX);
+	st->wal_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (st->wal_fd < 0) {
+		log_warn("no WAL file beside the database; every COMMIT syncs itself",
+		         "path", path, "error", strerror(errno), NULL);
+		return 0;
+	}
+	/* The file's directory entry must be durable as well. SQLite syncs
+	 * the directory with its own first sync of the WAL, which
+	 * synchronous=NORMAL puts off until a checkpoint. */
+	slash = strrchr(path, '/');
+	if (slash == path)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	dir = open(slash != NULL ? path : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0 || fsync(dir) != 0) {
+		snprintf(err, errlen, "cannot sync the directory of %s: %s",
+		         st->path, strerror(errno));
+		if (dir >= 0)
+			close(dir);
+		return -1;
+	}
+	close(dir);
+	if (store_exec_sql(st->writer.db, "PRAGMA synchronous=NORMAL") != 0) {
+		snprintf(err, errlen, "cannot configure database %s: %s", st->path,
+		         sqlite3_errmsg(st->writer.db));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Make every frame written to the WAL so far durable: 0, or -1 after
+ * logging. Linux syncs a file's data whichever descriptor wrote it.
+ */
+static int
+store_sync_wal(struct store *st)
+{
+	struct stat sb;
+
+	if (st->wal_fd < 0)
+		return 0;
+	/* SQLite deletes the WAL only when its last connection closes, and
+	 * this store's writer stays open. A replaced file would leave the new
+	 * frames unsynced, so it fails the sync. */
+	if (fstat(st->wal_fd, &sb) != 0 || sb.st_nlink == 0) {
+		log_error("the WAL file was removed while the store was open",
+		          "path", st->path, NULL);
+		return -1;
+	}
+	if (fdatasync(st->wal_fd) != 0) {
+		log_error("syncing the WAL failed", "path", st->path,
+		          "error", strerror(errno), NULL);
+		return -1;
+	}
+	__atomic_add_fetch(&st->syncs, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
 struct store *
 store_open(const char *path, char *err, size_t errlen)
 {
@@ -195,9 +272,10 @@ store_open(const char *path, char *err, size_t errlen)
 		free(st);
 		return NULL;
 	}
+	st->wal_fd = -1;
 	pthread_mutex_init(&st->writer.lock, NULL);
-	pthread_mutex_init(&st->commit_lock, NULL);
-	pthread_cond_init(&st->committed, NULL);
+	pthread_mutex_init(&st->sync_lock, NULL);
+	pthread_cond_init(&st->synced, NULL);
 	for (int i = 0; i < STORE_READERS; i++)
 		pthread_mutex_init(&st->readers[i].lock, NULL);
 	/* Another connection to an in-memory database is another database. */
@@ -212,7 +290,7 @@ store_open(const char *path, char *err, size_t errlen)
 	}
 
 	/* WAL lets readers run beside the writer; FULL syncs the WAL on every
-	 * commit, so a request that got a success response survives a power cut. */
+	 * commit until store_open_wal() moves that sync out of COMMIT. */
 	if (store_exec_sql(st->writer.db, "PRAGMA journal_mode=WAL") != 0 ||
 	    store_exec_sql(st->writer.db, "PRAGMA synchronous=FULL") != 0 ||
 	    store_exec_sql(st->writer.db, "PRAGMA foreign_keys=ON") != 0) {
@@ -221,7 +299,8 @@ store_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	if (store_migrate(st, err, errlen) != 0 ||
-	    store_map_token_version(st, err, errlen) != 0)
+	    store_map_token_version(st, err, errlen) != 0 ||
+	    store_open_wal(st, err, errlen) != 0)
 		goto fail;
 	return st;
 
@@ -240,14 +319,17 @@ store_close(struct store *st)
 	store_conn_close(&st->writer);
 	if (st->token_version_map != NULL)
 		munmap(st->token_version_map, sizeof(uint64_t));
-	pthread_cond_destroy(&st->committed);
-	pthread_mutex_destroy(&st->commit_lock);
+	if (st->wal_fd >= 0)
+		close(st->wal_fd);
+	pthread_cond_destroy(&st->synced);
+	pthread_mutex_destroy(&st->sync_lock);
 	free(st);
 }
 
 enum cp_result
 store_relax_sync(struct store *st)
 {
+	st->relaxed = true;
 	return store_exec_sql(st->writer.db, "PRAGMA synchronous=NORMAL") == 0 ? CP_OK : CP_ERROR;
 }
 
@@ -340,7 +422,7 @@ store_conn_reset_all(struct store_conn *c)
 
 /*
  * End the open batch with rc: wake its waiters with that result. Called
- * with writer.lock held after COMMIT, or when the batch was lost.
+ * with writer.lock held when the batch was lost.
  */
 static void
 store_batch_finish(struct store *st, enum cp_result rc)
@@ -348,7 +430,7 @@ store_batch_finish(struct store *st, enum cp_result rc)
 	struct store_waiter **w;
 
 	st->batch_open = false;
-	pthread_mutex_lock(&st->commit_lock);
+	pthread_mutex_lock(&st->sync_lock);
 	for (w = &st->waiters; *w != NULL; ) {
 		if ((*w)->batch == st->batch) {
 			(*w)->rc = rc;
@@ -358,8 +440,8 @@ store_batch_finish(struct store *st, enum cp_result rc)
 			w = &(*w)->next;
 		}
 	}
-	pthread_cond_broadcast(&st->committed);
-	pthread_mutex_unlock(&st->commit_lock);
+	pthread_cond_broadcast(&st->synced);
+	pthread_mutex_unlock(&st->sync_lock);
 }
 
 /*
@@ -379,41 +461,21 @@ store_batch_lost(struct store *st)
 	return false;
 }
 
-/* The gather round of the calling thread's write transaction. */
-static _Thread_local unsigned store_current_round;
-
-/*
- * Count a write transaction in its round when it begins (delta 1) or ends
- * (-1). A transaction that begins while a COMMIT is being prepared waits
- * for it first, so it cannot take the writer connection from the committer
- * over and over.
- */
-static void
-store_writing(struct store *st, int delta)
-{
-	pthread_mutex_lock(&st->commit_lock);
-	while (delta > 0 && st->committing)
-		pthread_cond_wait(&st->committed, &st->commit_lock);
-	if (delta > 0)
-		store_current_round = st->round & 1;
-	st->writing[store_current_round] += delta;
-	if (st->writing[store_current_round] == 0)
-		pthread_cond_broadcast(&st->committed);
-	pthread_mutex_unlock(&st->commit_lock);
-}
-
 enum cp_result
 store_begin(struct store *st)
 {
 	struct store_conn *c = &st->writer;
 
-	store_writing(st, 1);
+	if (__atomic_load_n(&st->sync_failed, __ATOMIC_ACQUIRE)) {
+		log_error("write rejected: an earlier sync of the WAL failed;"
+		          " restart citypayd once the disk is fixed", NULL);
+		return CP_ERROR;
+	}
 	pthread_mutex_lock(&c->lock);
 	store_batch_lost(st);
 	if (!st->batch_open) {
 		if (store_control(c, sql_begin_immediate) != 0) {
 			pthread_mutex_unlock(&c->lock);
-			store_writing(st, -1);
 			return CP_ERROR;
 		}
 		st->batch_open = true;
@@ -422,7 +484,6 @@ store_begin(struct store *st)
 	if (store_control(c, sql_savepoint) != 0) {
 		store_batch_lost(st);
 		pthread_mutex_unlock(&c->lock);
-		store_writing(st, -1);
 		return CP_ERROR;
 	}
 	store_current = c;
@@ -430,8 +491,9 @@ store_begin(struct store *st)
 }
 
 /*
- * Run a read on a reader connection, which reads only committed, durable
- * rows. Without readers (in-memory databases), a read runs like a write.
+ * Run a read on a reader connection, which reads only committed rows and
+ * ends once they are durable. Without readers (in-memory databases), a
+ * read runs like a write.
  */
 enum cp_result
 store_begin_read(struct store *st)
@@ -468,54 +530,91 @@ store_begin_read(struct store *st)
 }
 
 /*
- * Wait until the batch of w is committed, issuing the COMMIT if no one is.
- * Before committing, start a new gather round and wait for the write
- * transactions of the previous one, which had begun before, so they join
- * the batch. Those that begin meanwhile wait until this COMMIT is done.
+ * As the leader, COMMIT the open batch, then sync the WAL without holding
+ * the writer connection, so the next batch gathers meanwhile. Returns the
+ * number of the batch committed (0 when none was open) and its result in
+ * *rc.
+ */
+static uint64_t
+store_lead(struct store *st, enum cp_result *rc)
+{
+	uint64_t batch = 0;
+
+	*rc = CP_OK;
+	pthread_mutex_lock(&st->writer.lock);
+	/* While this thread holds the writer, no transaction is half done,
+	 * so the batch contains only released savepoints. */
+	if (!store_batch_lost(st) && st->batch_open) {
+		batch = st->batch;
+		/* Set before COMMIT, which makes the batch visible to readers. */
+		__atomic_store_n(&st->visible, batch, __ATOMIC_SEQ_CST);
+		if (store_control(&st->writer, sql_commit) != 0) {
+			store_control(&st->writer, sql_rollback);
+			*rc = CP_ERROR;
+		}
+		__atomic_add_fetch(&st->commits, 1, __ATOMIC_RELAXED);
+		/* Raised after the COMMIT, and before its waiters return,
+		 * so a cache never keeps a row older than a finished change. */
+		if (st->tokens_changed) {
+			__atomic_add_fetch(st->token_version, 1, __ATOMIC_RELEASE);
+			st->tokens_changed = false;
+		}
+		store_conn_reset_all(&st->writer);
+		st->batch_open = false;
+	}
+	pthread_mutex_unlock(&st->writer.lock);
+
+	if (batch != 0 && *rc == CP_OK && !st->relaxed && store_sync_wal(st) != 0) {
+		__atomic_store_n(&st->sync_failed, true, __ATOMIC_RELEASE);
+		*rc = CP_ERROR;
+	}
+	return batch;
+}
+
+/*
+ * Wait until the batch of w is durable, or for a read (w NULL) until every
+ * batch up to visible is. When no leader is running, lead one round.
  */
 static enum cp_result
-store_batch_wait(struct store *st, struct store_waiter *w)
+store_wait(struct store *st, struct store_waiter *w, uint64_t visible)
 {
-	pthread_mutex_lock(&st->commit_lock);
-	while (!w->done) {
-		if (st->committing) {
-			pthread_cond_wait(&st->committed, &st->commit_lock);
+	enum cp_result rc = CP_OK;
+
+	pthread_mutex_lock(&st->sync_lock);
+	while (w != NULL ? !w->done
+	                 : __atomic_load_n(&st->durable, __ATOMIC_ACQUIRE) < visible) {
+		if (st->syncing) {
+			pthread_cond_wait(&st->synced, &st->sync_lock);
 			continue;
 		}
-		st->committing = true;
-		unsigned previous = st->round++ & 1;
-		while (st->writing[previous] > 0)
-			pthread_cond_wait(&st->committed, &st->commit_lock);
-		pthread_mutex_unlock(&st->commit_lock);
+		st->syncing = true;
+		pthread_mutex_unlock(&st->sync_lock);
 
-		/* While this thread holds the writer, no transaction is half
-		 * done, so the batch contains only released savepoints. */
-		pthread_mutex_lock(&st->writer.lock);
-		if (!store_batch_lost(st) && st->batch_open) {
-			enum cp_result rc = CP_OK;
+		enum cp_result lead_rc;
+		uint64_t batch = store_lead(st, &lead_rc);
 
-			if (store_control(&st->writer, sql_commit) != 0) {
-				store_control(&st->writer, sql_rollback);
-				rc = CP_ERROR;
+		pthread_mutex_lock(&st->sync_lock);
+		if (batch != 0) {
+			for (struct store_waiter **p = &st->waiters; *p != NULL; ) {
+				if ((*p)->batch <= batch) {
+					(*p)->rc = lead_rc;
+					(*p)->done = true;
+					*p = (*p)->next;
+				} else {
+					p = &(*p)->next;
+				}
 			}
-			__atomic_add_fetch(&st->commits, 1, __ATOMIC_RELAXED);
-			/* Raised after the COMMIT, and before its waiters return,
-			 * so a cache never keeps a row older than a finished change. */
-			if (st->tokens_changed) {
-				__atomic_add_fetch(st->token_version, 1, __ATOMIC_RELEASE);
-				st->tokens_changed = false;
-			}
-			store_conn_reset_all(&st->writer);
-			store_batch_finish(st, rc);
 		}
-		pthread_mutex_unlock(&st->writer.lock);
-
-		pthread_mutex_lock(&st->commit_lock);
-		st->committing = false;
-		pthread_cond_broadcast(&st->committed);
+		/* Every batch made visible is now durable, or failed. */
+		__atomic_store_n(&st->durable, __atomic_load_n(&st->visible, __ATOMIC_SEQ_CST),
+		                 __ATOMIC_RELEASE);
+		st->syncing = false;
+		pthread_cond_broadcast(&st->synced);
 	}
-	pthread_mutex_unlock(&st->commit_lock);
-	return w->rc;
+	if (w != NULL)
+		rc = w->rc;
+	pthread_mutex_unlock(&st->sync_lock);
+	return rc;
 }
 
 enum cp_result
@@ -529,6 +628,12 @@ store_commit(struct store *st)
 		enum cp_result rc = store_control(c, sql_commit) == 0 ? CP_OK : CP_ERROR;
 		store_conn_reset_all(c);
 		pthread_mutex_unlock(&c->lock);
+		/* The read may have seen batches whose sync is still running. */
+		uint64_t visible = __atomic_load_n(&st->visible, __ATOMIC_SEQ_CST);
+		if (rc == CP_OK && __atomic_load_n(&st->durable, __ATOMIC_ACQUIRE) < visible)
+			rc = store_wait(st, NULL, visible);
+		if (rc == CP_OK && __atomic_load_n(&st->sync_failed, __ATOMIC_ACQUIRE))
+			rc = CP_ERROR;
 		return rc;
 	}
 	if (store_control(c, sql_release) != 0) {
@@ -536,25 +641,20 @@ store_commit(struct store *st)
 		store_control(c, sql_release);
 		store_batch_lost(st);
 		pthread_mutex_unlock(&c->lock);
-		store_writing(st, -1);
 		return CP_ERROR;
 	}
 	if (store_batch_lost(st)) {
 		pthread_mutex_unlock(&c->lock);
-		store_writing(st, -1);
 		return CP_ERROR;
 	}
 	__atomic_add_fetch(&st->transactions, 1, __ATOMIC_RELAXED);
 	w.batch = st->batch;
-	pthread_mutex_lock(&st->commit_lock);
+	pthread_mutex_lock(&st->sync_lock);
 	w.next = st->waiters;
 	st->waiters = &w;
-	st->writing[store_current_round]--;
-	if (st->writing[store_current_round] == 0)
-		pthread_cond_broadcast(&st->committed);
-	pthread_mutex_unlock(&st->commit_lock);
+	pthread_mutex_unlock(&st->sync_lock);
 	pthread_mutex_unlock(&c->lock);
-	return store_batch_wait(st, &w);
+	return store_wait(st, &w, 0);
 }
 
 void
@@ -573,7 +673,16 @@ store_rollback(struct store *st)
 	store_control(c, sql_release);
 	store_batch_lost(st);
 	pthread_mutex_unlock(&c->lock);
-	store_writing(st, -1);
+}
+
+enum cp_result
+store_sync(struct store *st)
+{
+	if (store_sync_wal(st) != 0) {
+		__atomic_store_n(&st->sync_failed, true, __ATOMIC_RELEASE);
+		return CP_ERROR;
+	}
+	return CP_OK;
 }
 
 void
@@ -581,6 +690,7 @@ store_stats(struct store *st, struct store_stats *out)
 {
 	out->transactions = __atomic_load_n(&st->transactions, __ATOMIC_RELAXED);
 	out->commits = __atomic_load_n(&st->commits, __ATOMIC_RELAXED);
+	out->syncs = __atomic_load_n(&st->syncs, __ATOMIC_RELAXED);
 }
 
 static int

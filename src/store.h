@@ -1,6 +1,7 @@
 /*
  * The store: merchants, access tokens, orders, deposits, addresses,
- * transactions and callback events in SQLite (WAL, synchronous=FULL).
+ * transactions and callback events in SQLite (WAL; every commit and every
+ * read ends only once the WAL holding its rows is synced to the disk).
  *
  * A `struct store` is one writer connection and a few reader connections,
  * each guarded by a mutex, so threads may share it. Every call other than
@@ -169,19 +170,28 @@ struct callback_event {
 };
 
 /*
- * Open or create the database at path, set WAL and synchronous=FULL, and
- * apply pending migrations. Returns NULL with a reason in err on failure.
+ * Open or create the database at path, set WAL, apply pending migrations
+ * and open the WAL file for group commit. Returns NULL with a reason in err
+ * on failure.
  */
 struct store *store_open(const char *path, char *err, size_t errlen);
 void store_close(struct store *st);
 
 /*
- * Let this store's commits return before the WAL reaches the disk
- * (synchronous=NORMAL). A power cut may then undo its latest commits, but
- * never a commit of another store with synchronous=FULL, which syncs the
- * WAL up to its own frames. Only for writes that may be repeated.
+ * Let this store's commits return before the WAL reaches the disk. A power
+ * cut may then undo its latest commits, but never a commit of another
+ * store, which syncs the WAL up to its own frames. Only for writes that may
+ * be repeated.
  */
 enum cp_result store_relax_sync(struct store *st);
+
+/*
+ * Sync the WAL, so that every row this store has read is durable, whoever
+ * wrote it. For a store with relaxed sync, before it acts outside the store
+ * on what it read (a callback is sent only for a durable event). CP_ERROR
+ * when the sync fails; the store then refuses writes.
+ */
+enum cp_result store_sync(struct store *st);
 
 /* The connection's schema version after migrations. */
 int store_schema_version(struct store *st);
@@ -190,13 +200,16 @@ int store_schema_version(struct store *st);
  * Start a write transaction on the writer connection, or a read-only one on
  * a reader connection, which reads only committed rows. Every store call of
  * the thread then runs in it until store_commit() or store_rollback().
+ * store_begin() fails once a sync of the WAL has failed.
  */
 enum cp_result store_begin(struct store *st);
 enum cp_result store_begin_read(struct store *st);
 /*
  * End the transaction and release the connection. A write returns once its
- * batch's COMMIT is durable, or CP_ERROR when that COMMIT fails. Concurrent
- * writes share one COMMIT (group commit, described in store_internal.h).
+ * batch's COMMIT is durable, or CP_ERROR when that COMMIT or its sync
+ * fails. A read returns once every commit it could have seen is durable.
+ * Concurrent writes share one COMMIT and one sync (group commit, described
+ * in store_internal.h).
  */
 enum cp_result store_commit(struct store *st);
 void store_rollback(struct store *st);
@@ -209,10 +222,12 @@ void store_rollback(struct store *st);
  */
 uint64_t store_token_version(struct store *st);
 
-/* Counters of the group commit since open: write transactions, COMMITs. */
+/* Counters of the group commit since open: write transactions, COMMITs
+ * and syncs of the WAL. */
 struct store_stats {
 	uint64_t transactions;
 	uint64_t commits;
+	uint64_t syncs;
 };
 void store_stats(struct store *st, struct store_stats *out);
 

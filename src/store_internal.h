@@ -38,15 +38,21 @@ struct store_waiter {
  * Group commit: write transactions run one at a time on the writer
  * connection, each inside a savepoint of one open batch transaction. A
  * finished transaction releases its savepoint and the connection, then waits
- * until a COMMIT of its batch is durable. The first waiter to find no commit
- * running issues that COMMIT for every transaction released so far, so
- * concurrent requests share one fsync instead of paying one each. Before it
- * commits, the waiter lets the write transactions already begun finish, so
- * they join the batch. They are short, because a transaction waits for
- * nothing but the store. Transactions that begin while it waits belong to
- * the next round, so a stream of them cannot hold the COMMIT back.
+ * until its batch is durable. The first waiter to find no sync running
+ * becomes the leader: it COMMITs the open batch and then, without holding
+ * the writer connection, syncs the WAL file with fdatasync(). While it
+ * syncs, new transactions run and gather in the next batch, which the next
+ * leader commits and syncs. Concurrent requests so share one sync, and the
+ * sync of one batch overlaps the work of the next.
  *
- * Lock order: writer.lock before commit_lock.
+ * The writer connection uses synchronous=NORMAL, so COMMIT only writes the
+ * batch into the WAL; the leader's fdatasync() is the sync that
+ * synchronous=FULL would do inside COMMIT, made outside the connection.
+ * A commit is visible to readers before it is durable, so a read
+ * transaction, too, ends only once every batch it could have seen is
+ * durable: no response shows a row that a power cut could undo.
+ *
+ * Lock order: writer.lock before sync_lock.
  */
 struct store {
 	char path[4096];
@@ -60,16 +66,21 @@ struct store {
 	bool tokens_changed;            /* the open batch changed an access token */
 	uint64_t batch;                 /* number of the open or last batch */
 
-	/* Guarded by commit_lock. */
-	pthread_mutex_t commit_lock;
-	pthread_cond_t committed;
-	bool committing;                /* a waiter is issuing COMMIT */
-	/* Write transactions begun and not yet released, by the parity of
-	 * the gather round they began in. A waiter about to commit starts a
-	 * new round and waits only for the transactions of the previous one. */
-	int writing[2];
-	unsigned round;
+	/* Guarded by sync_lock. */
+	pthread_mutex_t sync_lock;
+	pthread_cond_t synced;
+	bool syncing;                   /* a leader is committing and syncing */
 	struct store_waiter *waiters;
+
+	/* Read and written atomically. A batch is visible from the moment
+	 * its COMMIT starts, and durable once a sync after its COMMIT ended. */
+	uint64_t visible;
+	uint64_t durable;
+	bool sync_failed;               /* fdatasync() failed: writes are refused */
+
+	/* Set at open. */
+	int wal_fd;                     /* the WAL file; -1 when COMMIT syncs itself */
+	bool relaxed;                   /* store_relax_sync(): commits skip the sync */
 
 	/* The access token version, shared through a mapped file by every
 	 * process on the database (local_token_version for :memory:). */
@@ -80,6 +91,7 @@ struct store {
 	/* Updated atomically; read by store_stats(). */
 	uint64_t transactions;
 	uint64_t commits;
+	uint64_t syncs;
 };
 
 /* Mark the open write transaction as changing an access token row, so the

@@ -415,8 +415,9 @@ def verify_signature(callback, secret):
 class Daemon:
     """One citypayd process with its stderr collected line by line."""
 
-    def __init__(self, db_path, config_path=None, extra_env=None):
+    def __init__(self, db_path, config_path=None, extra_env=None, wrapper=None):
         self.db_path = db_path
+        self.wrapper = WRAPPER if wrapper is None else wrapper
         self.config_path = config_path
         self.extra_env = extra_env or {}
         self.lines = []
@@ -432,7 +433,7 @@ class Daemon:
         return "http://%s:%d" % (LOOPBACK, self.port)
 
     def start(self):
-        argv = WRAPPER + [CITYPAYD, "--db", self.db_path, "--listen", LOOPBACK + ":0"]
+        argv = self.wrapper + [CITYPAYD, "--db", self.db_path, "--listen", LOOPBACK + ":0"]
         if self.config_path:
             argv += ["--config", self.config_path]
         env = dict(os.environ, **DAEMON_ENV)
@@ -577,6 +578,7 @@ class GatewayTestCase(unittest.TestCase):
     ip_ranges = (LOOPBACK + "/32",)
     config_text = None
     daemon_env = None
+    daemon_wrapper = None
 
     @classmethod
     def setUpClass(cls):
@@ -605,11 +607,17 @@ class GatewayTestCase(unittest.TestCase):
                                           currency=cls.currency, ip_ranges=cls.ip_ranges)
             cls.token = cls.token_info["token"]
             cls.secret = cls.token_info["signing_secret"]
-            cls.daemon = Daemon(cls.db_path, cls.config_path, cls.daemon_env)
+            cls.daemon = Daemon(cls.db_path, cls.config_path, cls.daemon_env,
+                                cls.wrapper_argv())
             cls.daemon.start()
         except BaseException:
             cls.tearDownClass()
             raise
+
+    @classmethod
+    def wrapper_argv(cls):
+        """The argv prefix that runs citypayd, or None for CITYPAY_E2E_WRAPPER."""
+        return cls.daemon_wrapper
 
     @classmethod
     def tearDownClass(cls):
