@@ -408,6 +408,9 @@ api_metrics(struct http_request *r)
 	api_metrics_counter(buf, &used, "citypay_store_syncs_total",
 	                    "Syncs of the WAL; each makes the batches committed before it durable.",
 	                    stats.syncs);
+	api_metrics_counter(buf, &used, "citypay_store_checkpoints_total",
+	                    "WAL checkpoints run by the checkpoint thread.",
+	                    stats.checkpoints);
 	return http_send_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", buf, used);
 }
 

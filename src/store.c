@@ -180,6 +180,61 @@ store_tokens_changed(struct store *st)
 	st->tokens_changed = true;
 }
 
+/* Called by SQLite after each COMMIT on the writer with the WAL's size. */
+static int
+store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct store *st = arg;
+
+	(void)db;
+	(void)name;
+	st->wal_frames = frames;
+	if (frames < STORE_CHECKPOINT_FRAMES)
+		__atomic_store_n(&st->wal_copied, false, __ATOMIC_RELAXED);
+	return SQLITE_OK;
+}
+
+/*
+ * Open the checkpoint connection and stop the writer's own automatic
+ * checkpoint, which runs inside COMMIT while the writer is held.
+ */
+static int
+store_open_checkpointer(struct store *st, char *err, size_t errlen)
+{
+	if (sqlite3_open_v2(st->path, &st->checkpoint_db,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open database %s for checkpoints: %s", st->path,
+		         st->checkpoint_db ? sqlite3_errmsg(st->checkpoint_db) : "out of memory");
+		return -1;
+	}
+	sqlite3_busy_timeout(st->checkpoint_db, STORE_BUSY_TIMEOUT_MS);
+	/* Replaces SQLite's automatic checkpoint, which is a WAL hook too. */
+	sqlite3_wal_hook(st->writer.db, store_wal_hook, st);
+	return 0;
+}
+
+/*
+ * Copy the WAL into the database with a PASSIVE checkpoint on db, which
+ * waits for no reader or writer and syncs the WAL before copying and the
+ * database after. True when every frame was copied.
+ */
+static bool
+store_checkpoint(struct store *st, sqlite3 *db)
+{
+	int frames = 0, copied = 0;
+	int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	                                   &frames, &copied);
+
+	if (rc == SQLITE_OK) {
+		__atomic_add_fetch(&st->checkpoints, 1, __ATOMIC_RELAXED);
+		return copied == frames;
+	}
+	if (rc != SQLITE_BUSY)
+		log_error("WAL checkpoint failed", "path", st->path,
+		          "error", sqlite3_errmsg(db), NULL);
+	return false;
+}
+
 #define STORE_WAL_SUFFIX "-wal"
 
 /*
@@ -226,7 +281,7 @@ store_open_wal(struct store *st, char *err, size_t errlen)
 		         sqlite3_errmsg(st->writer.db));
 		return -1;
 	}
-	return 0;
+	return store_open_checkpointer(st, err, errlen);
 }
 
 /*
@@ -314,6 +369,9 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	if (st->writer.db != NULL)
+		sqlite3_wal_hook(st->writer.db, NULL, NULL);
+	sqlite3_close(st->checkpoint_db);
 	for (int i = 0; i < STORE_READERS; i++)
 		store_conn_close(&st->readers[i]);
 	store_conn_close(&st->writer);
@@ -533,14 +591,15 @@ store_begin_read(struct store *st)
  * As the leader, COMMIT the open batch, then sync the WAL without holding
  * the writer connection, so the next batch gathers meanwhile. Returns the
  * number of the batch committed (0 when none was open) and its result in
- * *rc.
+ * *rc. Sets *checkpoint when the WAL has grown past STORE_CHECKPOINT_FRAMES.
  */
 static uint64_t
-store_lead(struct store *st, enum cp_result *rc)
+store_lead(struct store *st, enum cp_result *rc, bool *checkpoint)
 {
 	uint64_t batch = 0;
 
 	*rc = CP_OK;
+	*checkpoint = false;
 	pthread_mutex_lock(&st->writer.lock);
 	/* While this thread holds the writer, no transaction is half done,
 	 * so the batch contains only released savepoints. */
@@ -561,6 +620,14 @@ store_lead(struct store *st, enum cp_result *rc)
 		}
 		store_conn_reset_all(&st->writer);
 		st->batch_open = false;
+		if (st->checkpoint_db != NULL && st->wal_frames >= STORE_CHECKPOINT_FRAMES) {
+			/* No batch is open, so after this short copy of the last
+			 * few batches the next COMMIT can start the WAL over. */
+			if (__atomic_load_n(&st->wal_copied, __ATOMIC_RELAXED))
+				store_checkpoint(st, st->writer.db);
+			else
+				*checkpoint = true;
+		}
 	}
 	pthread_mutex_unlock(&st->writer.lock);
 
@@ -591,7 +658,8 @@ store_wait(struct store *st, struct store_waiter *w, uint64_t visible)
 		pthread_mutex_unlock(&st->sync_lock);
 
 		enum cp_result lead_rc;
-		uint64_t batch = store_lead(st, &lead_rc);
+		bool checkpoint;
+		uint64_t batch = store_lead(st, &lead_rc, &checkpoint);
 
 		pthread_mutex_lock(&st->sync_lock);
 		if (batch != 0) {
@@ -608,6 +676,15 @@ store_wait(struct store *st, struct store_waiter *w, uint64_t visible)
 		/* Every batch made visible is now durable, or failed. */
 		__atomic_store_n(&st->durable, __atomic_load_n(&st->visible, __ATOMIC_SEQ_CST),
 		                 __ATOMIC_RELEASE);
+		if (checkpoint) {
+			/* Still the leader, so no COMMIT runs before the
+			 * checkpoint ends; the waiters just finished leave now. */
+			pthread_cond_broadcast(&st->synced);
+			pthread_mutex_unlock(&st->sync_lock);
+			if (store_checkpoint(st, st->checkpoint_db))
+				__atomic_store_n(&st->wal_copied, true, __ATOMIC_RELAXED);
+			pthread_mutex_lock(&st->sync_lock);
+		}
 		st->syncing = false;
 		pthread_cond_broadcast(&st->synced);
 	}
@@ -691,6 +768,7 @@ store_stats(struct store *st, struct store_stats *out)
 	out->transactions = __atomic_load_n(&st->transactions, __ATOMIC_RELAXED);
 	out->commits = __atomic_load_n(&st->commits, __ATOMIC_RELAXED);
 	out->syncs = __atomic_load_n(&st->syncs, __ATOMIC_RELAXED);
+	out->checkpoints = __atomic_load_n(&st->checkpoints, __ATOMIC_RELAXED);
 }
 
 static int

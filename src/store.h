@@ -222,12 +222,13 @@ void store_rollback(struct store *st);
  */
 uint64_t store_token_version(struct store *st);
 
-/* Counters of the group commit since open: write transactions, COMMITs
- * and syncs of the WAL. */
+/* Counters since open: write transactions, COMMITs, syncs of the WAL and
+ * checkpoints of the checkpoint thread. */
 struct store_stats {
 	uint64_t transactions;
 	uint64_t commits;
 	uint64_t syncs;
+	uint64_t checkpoints;
 };
 void store_stats(struct store *st, struct store_stats *out);
 

@@ -13,6 +13,9 @@
 
 #define STORE_STMT_CACHE 256 /* distinct statements per connection; about 70 exist */
 #define STORE_READERS    8   /* read-only connections, opened on first use */
+/* WAL frames (pages) after which the leader copies the WAL into the
+ * database, as SQLite's automatic checkpoint would (its default). */
+#define STORE_CHECKPOINT_FRAMES 1000
 
 /* One SQLite connection, its mutex and its prepared statements. */
 struct store_conn {
@@ -82,6 +85,14 @@ struct store {
 	int wal_fd;                     /* the WAL file; -1 when COMMIT syncs itself */
 	bool relaxed;                   /* store_relax_sync(): commits skip the sync */
 
+	/* Checkpoints: the leader copies the bulk of the WAL on a connection
+	 * of its own after its sync, while transactions go on. The next
+	 * leader finishes the copy on the writer between its COMMIT and the
+	 * next BEGIN, which lets the COMMIT after that start the WAL over. */
+	sqlite3 *checkpoint_db;
+	int wal_frames;                 /* WAL size after the last COMMIT; writer.lock */
+	bool wal_copied;                /* bulk copied since the WAL last started over; atomic */
+
 	/* The access token version, shared through a mapped file by every
 	 * process on the database (local_token_version for :memory:). */
 	uint64_t *token_version;
@@ -92,6 +103,7 @@ struct store {
 	uint64_t transactions;
 	uint64_t commits;
 	uint64_t syncs;
+	uint64_t checkpoints;
 };
 
 /* Mark the open write transaction as changing an access token row, so the

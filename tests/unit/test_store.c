@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +22,12 @@
 
 #define WRITER_THREADS 8
 #define WRITES_PER_THREAD 50
+/* One at a time, each its own batch of at least two WAL frames (the row
+ * and its email index), so the WAL would reach 5,000 frames unchecked. */
+#define CHECKPOINT_WRITES 2500
+/* A WAL that starts over stays near the checkpoint size of 1,000 frames;
+ * each frame is a 4,096-byte page and a 24-byte header. */
+#define WAL_BYTES_MAX (2500 * (4096 + 24))
 
 struct fixture {
 	char dir[64];
@@ -299,6 +306,35 @@ test_commit_during_rollback_churn(void **state)
 /* A token change committed through one store raises the version another
  * store on the same database reads, as the daemon and citypayctl do. */
 static void
+test_checkpoint_bounds_wal(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_stats stats;
+	char wal_path[160];
+	struct stat sb;
+
+	for (int i = 0; i < CHECKPOINT_WRITES; i++) {
+		struct merchant m;
+		char email[64];
+
+		snprintf(email, sizeof(email), "c%d@example.com", i);
+		merchant_fill(&m, email);
+		assert_int_equal(store_begin(fx->store), CP_OK);
+		assert_int_equal(store_merchant_insert(fx->store, &m), CP_OK);
+		assert_int_equal(store_commit(fx->store), CP_OK);
+	}
+	store_stats(fx->store, &stats);
+	assert_int_equal(stats.commits, CHECKPOINT_WRITES);
+	assert_int_equal(stats.syncs, CHECKPOINT_WRITES);
+	assert_true(stats.checkpoints >= 2);
+
+	snprintf(wal_path, sizeof(wal_path), "%s-wal", fx->db_path);
+	assert_int_equal(stat(wal_path, &sb), 0);
+	assert_true(sb.st_size < WAL_BYTES_MAX);
+	assert_int_equal(count_merchants(fx->db_path), CHECKPOINT_WRITES);
+}
+
+static void
 test_token_version_shared(void **state)
 {
 	struct fixture *fx = *state;
@@ -354,6 +390,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rollback_keeps_other_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_sees_only_committed_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_during_rollback_churn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_bounds_wal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_version_shared, setup, teardown),
 		cmocka_unit_test(test_in_memory_reads_use_the_writer),
 	};
