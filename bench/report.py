@@ -20,11 +20,12 @@ DOCS_BEGIN = "<!-- bench-summary:begin -->"
 DOCS_END = "<!-- bench-summary:end -->"
 
 # Workloads run in every round beside the nginx baseline.
-ROUND_WORKLOADS = ("nginx", "generate_order", "get_order")
+ROUND_WORKLOADS = ("nginx", "healthz", "generate_order", "get_order")
 
 # Workloads in the order of the tables, with the names shown.
 WORKLOADS = (
     ("nginx", "nginx baseline, GET / (150-byte JSON)"),
+    ("healthz", "GET /healthz, no store access (the HTTP layer alone)"),
     ("generate_order", "POST /api/generateOrder"),
     ("get_order", "GET /order/{token}, 100,000 orders"),
     ("get_order_large", "GET /order/{token}, large store"),
@@ -118,6 +119,11 @@ def summary_rows(workloads, micro, facts):
 
     rows.append(("nginx baseline requests/s", "", fmt_number(nginx.get("requests_per_s")),
                  "1.00", ""))
+    health = workloads.get("healthz")
+    if health:
+        rows.append(("GET /healthz requests/s (no target: the HTTP layer alone)", "",
+                     fmt_number(health.get("requests_per_s")),
+                     fmt_ratio(health.get("ratio_to_nginx")), ""))
     ratio = post.get("ratio_to_nginx")
     rows.append(("generateOrder requests/s", "0.5 x nginx", fmt_number(post.get("requests_per_s")),
                  fmt_ratio(ratio), verdict(None if ratio is None else ratio >= 0.5)))

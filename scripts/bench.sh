@@ -3,7 +3,8 @@
 # nginx when missing, builds the daemon and the programs in bench/ with
 # optimisation and without sanitizers, then measures on loopback only:
 #
-#   1. wrk load in rounds: in each round the nginx baseline, GET /order/{token}
+#   1. wrk load in rounds: in each round the nginx baseline, GET /healthz
+#      (the daemon's HTTP layer with no store access), GET /order/{token}
 #      over 100,000 seeded orders and POST /api/generateOrder, each for
 #      BENCH_SECONDS; medians over BENCH_RUNS rounds;
 #   2. the microbenchmarks of bench/bench_micro.c;
@@ -315,6 +316,7 @@ measure_http() {
 	for round in $(seq "$runs"); do
 		run_wrk nginx "$round" "$nginx_port" "http://127.0.0.1:$nginx_port/" \
 			wrk_get.lua "/?n=" "$get_orders" 200
+		run_wrk healthz "$round" "$daemon_port" "$base" wrk_get.lua "/healthz?n=" "$get_orders" 200
 		run_wrk get_order "$round" "$daemon_port" "$base" wrk_get.lua "/order/o" "$get_orders" 200
 		BENCH_TOKEN=$token run_wrk generate_order "$round" "$daemon_port" "$base" \
 			wrk_generate_order.lua "$customer" "r$round"
