@@ -330,7 +330,6 @@ store_open(const char *path, char *err, size_t errlen)
 	st->wal_fd = -1;
 	pthread_mutex_init(&st->writer.lock, NULL);
 	pthread_mutex_init(&st->sync_lock, NULL);
-	pthread_cond_init(&st->synced, NULL);
 	for (int i = 0; i < STORE_READERS; i++)
 		pthread_mutex_init(&st->readers[i].lock, NULL);
 	/* Another connection to an in-memory database is another database. */
@@ -379,7 +378,6 @@ store_close(struct store *st)
 		munmap(st->token_version_map, sizeof(uint64_t));
 	if (st->wal_fd >= 0)
 		close(st->wal_fd);
-	pthread_cond_destroy(&st->synced);
 	pthread_mutex_destroy(&st->sync_lock);
 	free(st);
 }
@@ -479,26 +477,38 @@ store_conn_reset_all(struct store_conn *c)
 }
 
 /*
+ * Finish the waiters of the batches first to last with rc and wake each.
+ * Called with sync_lock held.
+ */
+static void
+store_waiters_finish(struct store *st, uint64_t first, uint64_t last, enum cp_result rc)
+{
+	struct store_waiter **w = &st->waiters;
+
+	while (*w != NULL) {
+		struct store_waiter *done = *w;
+
+		if (done->batch < first || done->batch > last) {
+			w = &done->next;
+			continue;
+		}
+		*w = done->next;
+		done->rc = rc;
+		done->done = true;
+		pthread_cond_signal(&done->wake);
+	}
+}
+
+/*
  * End the open batch with rc: wake its waiters with that result. Called
  * with writer.lock held when the batch was lost.
  */
 static void
 store_batch_finish(struct store *st, enum cp_result rc)
 {
-	struct store_waiter **w;
-
 	st->batch_open = false;
 	pthread_mutex_lock(&st->sync_lock);
-	for (w = &st->waiters; *w != NULL; ) {
-		if ((*w)->batch == st->batch) {
-			(*w)->rc = rc;
-			(*w)->done = true;
-			*w = (*w)->next;
-		} else {
-			w = &(*w)->next;
-		}
-	}
-	pthread_cond_broadcast(&st->synced);
+	store_waiters_finish(st, st->batch, st->batch, rc);
 	pthread_mutex_unlock(&st->sync_lock);
 }
 
@@ -639,19 +649,16 @@ store_lead(struct store *st, enum cp_result *rc, bool *checkpoint)
 }
 
 /*
- * Wait until the batch of w is durable, or for a read (w NULL) until every
- * batch up to visible is. When no leader is running, lead one round.
+ * Wait until w is done: its batch is durable or failed. When no leader is
+ * running, lead one round. The caller has put w on the waiter list.
  */
 static enum cp_result
-store_wait(struct store *st, struct store_waiter *w, uint64_t visible)
+store_wait(struct store *st, struct store_waiter *w)
 {
-	enum cp_result rc = CP_OK;
-
 	pthread_mutex_lock(&st->sync_lock);
-	while (w != NULL ? !w->done
-	                 : __atomic_load_n(&st->durable, __ATOMIC_ACQUIRE) < visible) {
+	while (!w->done) {
 		if (st->syncing) {
-			pthread_cond_wait(&st->synced, &st->sync_lock);
+			pthread_cond_wait(&w->wake, &st->sync_lock);
 			continue;
 		}
 		st->syncing = true;
@@ -662,36 +669,45 @@ store_wait(struct store *st, struct store_waiter *w, uint64_t visible)
 		uint64_t batch = store_lead(st, &lead_rc, &checkpoint);
 
 		pthread_mutex_lock(&st->sync_lock);
-		if (batch != 0) {
-			for (struct store_waiter **p = &st->waiters; *p != NULL; ) {
-				if ((*p)->batch <= batch) {
-					(*p)->rc = lead_rc;
-					(*p)->done = true;
-					*p = (*p)->next;
-				} else {
-					p = &(*p)->next;
-				}
-			}
-		}
+		if (batch != 0)
+			store_waiters_finish(st, 0, batch, lead_rc);
 		/* Every batch made visible is now durable, or failed. */
 		__atomic_store_n(&st->durable, __atomic_load_n(&st->visible, __ATOMIC_SEQ_CST),
 		                 __ATOMIC_RELEASE);
 		if (checkpoint) {
 			/* Still the leader, so no COMMIT runs before the
 			 * checkpoint ends; the waiters just finished leave now. */
-			pthread_cond_broadcast(&st->synced);
 			pthread_mutex_unlock(&st->sync_lock);
 			if (store_checkpoint(st, st->checkpoint_db))
 				__atomic_store_n(&st->wal_copied, true, __ATOMIC_RELAXED);
 			pthread_mutex_lock(&st->sync_lock);
 		}
 		st->syncing = false;
-		pthread_cond_broadcast(&st->synced);
+		/* The waiters left belong to the open batch: one of them leads next. */
+		if (st->waiters != NULL)
+			pthread_cond_signal(&st->waiters->wake);
 	}
-	if (w != NULL)
-		rc = w->rc;
 	pthread_mutex_unlock(&st->sync_lock);
-	return rc;
+	pthread_cond_destroy(&w->wake);
+	return w->rc;
+}
+
+/* Wait until every batch a read may have seen, up to visible, is durable. */
+static enum cp_result
+store_wait_read(struct store *st, uint64_t visible)
+{
+	struct store_waiter w = { .batch = visible };
+
+	pthread_cond_init(&w.wake, NULL);
+	pthread_mutex_lock(&st->sync_lock);
+	if (__atomic_load_n(&st->durable, __ATOMIC_ACQUIRE) < visible) {
+		w.next = st->waiters;
+		st->waiters = &w;
+	} else {
+		w.done = true;
+	}
+	pthread_mutex_unlock(&st->sync_lock);
+	return store_wait(st, &w);
 }
 
 enum cp_result
@@ -708,7 +724,7 @@ store_commit(struct store *st)
 		/* The read may have seen batches whose sync is still running. */
 		uint64_t visible = __atomic_load_n(&st->visible, __ATOMIC_SEQ_CST);
 		if (rc == CP_OK && __atomic_load_n(&st->durable, __ATOMIC_ACQUIRE) < visible)
-			rc = store_wait(st, NULL, visible);
+			rc = store_wait_read(st, visible);
 		if (rc == CP_OK && __atomic_load_n(&st->sync_failed, __ATOMIC_ACQUIRE))
 			rc = CP_ERROR;
 		return rc;
@@ -726,12 +742,15 @@ store_commit(struct store *st)
 	}
 	__atomic_add_fetch(&st->transactions, 1, __ATOMIC_RELAXED);
 	w.batch = st->batch;
+	pthread_cond_init(&w.wake, NULL);
+	/* Listed before the writer is released, so the leader that commits
+	 * this batch finds w. */
 	pthread_mutex_lock(&st->sync_lock);
 	w.next = st->waiters;
 	st->waiters = &w;
 	pthread_mutex_unlock(&st->sync_lock);
 	pthread_mutex_unlock(&c->lock);
-	return store_wait(st, &w, 0);
+	return store_wait(st, &w);
 }
 
 void

@@ -29,11 +29,14 @@ struct store_conn {
 	} cache[STORE_STMT_CACHE];
 };
 
-/* A thread waiting in store_commit() until its batch is durable. */
+/* A thread waiting in store_commit() until its batch is durable. Each one
+ * sleeps on its own condition, so a leader wakes only the threads whose
+ * batch it finished and the one that leads next. */
 struct store_waiter {
-	uint64_t batch;
+	uint64_t batch;                 /* for a read, the last batch it may have seen */
 	bool done;
 	enum cp_result rc;
+	pthread_cond_t wake;
 	struct store_waiter *next;
 };
 
@@ -71,7 +74,6 @@ struct store {
 
 	/* Guarded by sync_lock. */
 	pthread_mutex_t sync_lock;
-	pthread_cond_t synced;
 	bool syncing;                   /* a leader is committing and syncing */
 	struct store_waiter *waiters;
 
