@@ -63,6 +63,9 @@ def summarise_workloads(runs):
             "p50_ms": median_or_none(r["wrk"]["latency_us"]["p50"] / 1000 for r in items),
             "p99_ms": median_or_none(r["wrk"]["latency_us"]["p99"] / 1000 for r in items),
             "ratio_to_nginx": median_or_none(ratios),
+            "switches_per_request": median_or_none(
+                r["context_switches"] / r["wrk"]["requests"]
+                for r in items if r.get("context_switches") is not None and r["wrk"]["requests"]),
             "requests": sum(r["wrk"]["requests"] for r in items),
             "unexpected_status": sum(r["wrk"]["unexpected_status"] for r in items),
             "first_unexpected_status": next((r["wrk"]["first_unexpected_status"] for r in items
@@ -169,7 +172,8 @@ def workload_rows(workloads):
                      "%d/%d/%d/%d" % (errors["connect"], errors["read"], errors["write"],
                                       errors["timeout"]),
                      w["connection_close"],
-                     "%d to %d" % (w["established_min"], w["established_max"])))
+                     "%d to %d" % (w["established_min"], w["established_max"]),
+                     fmt_number(w.get("switches_per_request"), 2)))
     return rows
 
 
@@ -236,11 +240,13 @@ def results_markdown(rows, workloads, runs, micro, facts):
         "",
         "Socket errors are wrk's connect/read/write/timeout counts; a read error is a"
         " connection the server closed, after which wrk reconnects. \"Established\" is the"
-        " number of server-side connections `ss` saw in the middle of each run.",
+        " number of server-side connections `ss` saw in the middle of each run. Context"
+        " switches are those of all the daemon's threads during a run, per request"
+        " (voluntary and not, from /proc/PID/task/*/status; none for nginx).",
         "",
         table(("workload", "runs", "requests/s", "p50 ms", "p99 ms", "ratio to nginx",
                "unexpected status", "socket errors c/r/w/t", "Connection: close",
-               "established"), workload_rows(workloads)),
+               "established", "context switches per request"), workload_rows(workloads)),
         "",
         table(("workload", "round", "requests/s", "p99 ms", "established"), run_rows(runs)),
         "",

@@ -256,14 +256,26 @@ seconds_of() {
 # ---------------------------------------------------------------------------
 # wrk
 
-# run_wrk WORKLOAD ROUND PORT URL SCRIPT ARGS...: one wrk run, appended to runs.jsonl.
+# Print the context switches of every thread of PID so far, voluntary and
+# not; empty when PID is empty or gone.
+context_switches() {
+	[ -n "$1" ] || return 0
+	cat /proc/"$1"/task/*/status 2>/dev/null |
+		awk '/^(nonvoluntary_|voluntary_)ctxt_switches:/ { n += $2 } END { if (NR) print n }'
+}
+
+# run_wrk WORKLOAD ROUND PORT URL SCRIPT ARGS...: one wrk run, appended to
+# runs.jsonl. The context switches of the process wrk_server_pid (when set)
+# during the run are recorded too.
 run_wrk() {
 	local workload=$1 round=$2 port=$3 url=$4 script=$5
 	shift 5
-	local out=$tmp/wrk-$workload-$round.txt established line
+	local out=$tmp/wrk-$workload-$round.txt established line switches_before switches_after
+	local switches=null
 	local cmd=(wrk -t"$threads" -c"$connections" -d"${seconds}s" --timeout 5s --latency
 	           -s "$repo/bench/$script" "$url" -- "$@")
 
+	switches_before=$(context_switches "${wrk_server_pid:-}")
 	"${cmd[@]}" >"$out" 2>&1 &
 	local wrk_pid=$!
 	pids+=("$wrk_pid")
@@ -277,6 +289,10 @@ run_wrk() {
 		exit 1
 	fi
 	forget_process "$wrk_pid"
+	switches_after=$(context_switches "${wrk_server_pid:-}")
+	if [ -n "$switches_before" ] && [ -n "$switches_after" ]; then
+		switches=$((switches_after - switches_before))
+	fi
 
 	line=$(sed -n 's/^BENCH_JSON //p' "$out")
 	if [ -z "$line" ]; then
@@ -284,10 +300,10 @@ run_wrk() {
 		cat "$out" >&2
 		exit 1
 	fi
-	printf '{"workload":"%s","round":%d,"established":%d,"wrk":%s}\n' \
-		"$workload" "$round" "$established" "$line" >>"$tmp/runs.jsonl"
+	printf '{"workload":"%s","round":%d,"established":%d,"context_switches":%s,"wrk":%s}\n' \
+		"$workload" "$round" "$established" "$switches" "$line" >>"$tmp/runs.jsonl"
 	printf 'bench: %-16s round %d: %s\n' "$workload" "$round" \
-		"$(python3 -c 'import json, sys; w = json.loads(sys.argv[1]); print("%.0f requests/s, p99 %.2f ms, %d unexpected status, %d socket errors" % (w["requests_per_s"], w["latency_us"]["p99"] / 1000, w["unexpected_status"], sum(w["errors"][k] for k in ("connect", "read", "write", "timeout"))))' "$line")" >&2
+		"$(python3 -c 'import json, sys; w = json.loads(sys.argv[1]); s = json.loads(sys.argv[2]); print("%.0f requests/s, p99 %.2f ms, %d unexpected status, %d socket errors%s" % (w["requests_per_s"], w["latency_us"]["p99"] / 1000, w["unexpected_status"], sum(w["errors"][k] for k in ("connect", "read", "write", "timeout")), "" if s is None or not w["requests"] else ", %.2f context switches per request" % (s / w["requests"])))' "$line" "$switches")" >&2
 	if [ "$round" = 1 ]; then
 		record_command "${BENCH_TOKEN:+BENCH_TOKEN=... }${cmd[*]}"
 	fi
@@ -314,13 +330,16 @@ measure_http() {
 
 	local base=http://127.0.0.1:$daemon_port
 	for round in $(seq "$runs"); do
+		wrk_server_pid=
 		run_wrk nginx "$round" "$nginx_port" "http://127.0.0.1:$nginx_port/" \
 			wrk_get.lua "/?n=" "$get_orders" 200
+		wrk_server_pid=$api_pid
 		run_wrk healthz "$round" "$daemon_port" "$base" wrk_get.lua "/healthz?n=" "$get_orders" 200
 		run_wrk get_order "$round" "$daemon_port" "$base" wrk_get.lua "/order/o" "$get_orders" 200
 		BENCH_TOKEN=$token run_wrk generate_order "$round" "$daemon_port" "$base" \
 			wrk_generate_order.lua "$customer" "r$round"
 	done
+	wrk_server_pid=
 	load_vmhwm=$(proc_status_kib "$api_pid" VmHWM)
 	load_vmrss=$(proc_status_kib "$api_pid" VmRSS)
 	stop_process "$api_pid"
