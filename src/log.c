@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -132,12 +133,45 @@ static size_t
 log_append_pair(char *line, size_t pos, size_t cap, const char *key, const char *value)
 {
 	char redacted[LOG_VALUE_MAX + 32];
-	int n = snprintf(line + pos, cap - pos, " %s=", key);
+	size_t n = strlen(key);
 
-	if (n < 0 || (size_t)n >= cap - pos)
+	if (n + 2 >= cap - pos)
 		return pos;
+	line[pos] = ' ';
+	memcpy(line + pos + 1, key, n);
+	line[pos + 1 + n] = '=';
 	value = log_redact(value ? value : "", redacted, sizeof(redacted));
-	return log_append_value(line, pos + (size_t)n, cap, value);
+	return log_append_value(line, pos + n + 2, cap, value);
+}
+
+/*
+ * Write "ts=YYYY-MM-DDTHH:MM:SS.mmmZ" for now into line. The text up to
+ * the seconds is formatted once a second per thread.
+ */
+static size_t
+log_append_time(char *line, size_t cap, const struct timespec *now)
+{
+	static _Thread_local time_t cached_sec = -1;
+	static _Thread_local char cached[32];
+	static _Thread_local size_t cached_len;
+	long ms = now->tv_nsec / 1000000;
+
+	if (now->tv_sec != cached_sec) {
+		struct tm tm;
+
+		gmtime_r(&now->tv_sec, &tm);
+		cached_len = strftime(cached, sizeof(cached), "ts=%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = now->tv_sec;
+	}
+	if (cached_len + 5 >= cap)
+		return 0;
+	memcpy(line, cached, cached_len);
+	line[cached_len] = '.';
+	line[cached_len + 1] = (char)('0' + ms / 100);
+	line[cached_len + 2] = (char)('0' + ms / 10 % 10);
+	line[cached_len + 3] = (char)('0' + ms % 10);
+	line[cached_len + 4] = 'Z';
+	return cached_len + 5;
 }
 
 void
@@ -145,7 +179,6 @@ log_write(enum log_level level, const char *msg, ...)
 {
 	char line[LOG_LINE_MAX];
 	struct timespec now;
-	struct tm tm;
 	size_t pos;
 	va_list ap;
 
@@ -153,10 +186,8 @@ log_write(enum log_level level, const char *msg, ...)
 		return;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	pos = strftime(line, sizeof(line), "ts=%Y-%m-%dT%H:%M:%S", &tm);
-	pos += (size_t)snprintf(line + pos, sizeof(line) - pos, ".%03ldZ level=%s",
-	                        now.tv_nsec / 1000000, log_level_names[level]);
+	pos = log_append_time(line, sizeof(line), &now);
+	pos = log_append_pair(line, pos, sizeof(line) - 2, "level", log_level_names[level]);
 	pos = log_append_pair(line, pos, sizeof(line) - 2, "msg", msg);
 	if (log_request_id[0] != '\0')
 		pos = log_append_pair(line, pos, sizeof(line) - 2, "request_id", log_request_id);
@@ -171,7 +202,8 @@ log_write(enum log_level level, const char *msg, ...)
 	va_end(ap);
 
 	line[pos++] = '\n';
-	/* One write per line keeps lines whole when threads log at once. */
-	fwrite(line, 1, pos, stderr);
-	fflush(stderr);
+	/* One write per line keeps lines whole when threads log at once. A
+	 * failed or short write loses the line: there is nowhere to report it. */
+	if (write(STDERR_FILENO, line, pos) < 0)
+		return;
 }
