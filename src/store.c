@@ -547,6 +547,7 @@ store_begin(struct store *st)
 			return CP_ERROR;
 		}
 		st->batch_open = true;
+		st->batch_released = 0;
 		st->batch++;
 	}
 	if (store_control(c, sql_savepoint) != 0) {
@@ -741,6 +742,7 @@ store_commit(struct store *st)
 		return CP_ERROR;
 	}
 	__atomic_add_fetch(&st->transactions, 1, __ATOMIC_RELAXED);
+	st->batch_released++;
 	w.batch = st->batch;
 	pthread_cond_init(&w.wake, NULL);
 	/* Listed before the writer is released, so the leader that commits
@@ -753,22 +755,42 @@ store_commit(struct store *st)
 	return store_wait(st, &w);
 }
 
+/*
+ * End a transaction without writing. What it read may go into a response,
+ * so it returns, like store_commit(), once that is durable: a read on the
+ * writer may have seen rows that other transactions released into the open
+ * batch.
+ */
 void
 store_rollback(struct store *st)
 {
 	struct store_conn *c = store_conn(st);
+	struct store_waiter w = { 0 };
 
 	store_current = NULL;
 	if (c != &st->writer) {
 		store_control(c, sql_rollback);
 		store_conn_reset_all(c);
 		pthread_mutex_unlock(&c->lock);
-		return;
+	} else {
+		store_control(c, sql_rollback_to);
+		store_control(c, sql_release);
+		if (!store_batch_lost(st) && st->batch_open && st->batch_released > 0) {
+			w.batch = st->batch;
+			pthread_cond_init(&w.wake, NULL);
+			pthread_mutex_lock(&st->sync_lock);
+			w.next = st->waiters;
+			st->waiters = &w;
+			pthread_mutex_unlock(&st->sync_lock);
+			pthread_mutex_unlock(&c->lock);
+			store_wait(st, &w);
+			return;
+		}
+		pthread_mutex_unlock(&c->lock);
 	}
-	store_control(c, sql_rollback_to);
-	store_control(c, sql_release);
-	store_batch_lost(st);
-	pthread_mutex_unlock(&c->lock);
+	uint64_t visible = __atomic_load_n(&st->visible, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&st->durable, __ATOMIC_ACQUIRE) < visible)
+		store_wait_read(st, visible);
 }
 
 enum cp_result

@@ -207,9 +207,10 @@ enum cp_result store_begin_read(struct store *st);
 /*
  * End the transaction and release the connection. A write returns once its
  * batch's COMMIT is durable, or CP_ERROR when that COMMIT or its sync
- * fails. A read returns once every commit it could have seen is durable.
- * Concurrent writes share one COMMIT and one sync (group commit, described
- * in store_internal.h).
+ * fails. A read, and store_rollback() of any transaction, returns once
+ * every commit it could have seen is durable, since what it read may go
+ * into a response. Concurrent writes share one COMMIT and one sync (group
+ * commit, described in store_internal.h).
  */
 enum cp_result store_commit(struct store *st);
 void store_rollback(struct store *st);

@@ -71,6 +71,7 @@ struct store {
 	bool batch_open;                /* BEGIN IMMEDIATE issued, COMMIT not yet */
 	bool tokens_changed;            /* the open batch changed an access token */
 	uint64_t batch;                 /* number of the open or last batch */
+	int batch_released;             /* transactions released into the open batch */
 
 	/* Guarded by sync_lock. */
 	pthread_mutex_t sync_lock;
