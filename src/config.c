@@ -164,7 +164,7 @@ struct config_int_key {
 };
 
 static const struct config_int_key config_int_keys[] = {
-	{ "server.threads", offsetof(struct config, http_threads), 1, 256 },
+	{ "server.threads", offsetof(struct config, http_threads), 0, 256 },
 	{ "server.connections_per_address", offsetof(struct config, connections_per_address),
 	  0, CP_CONNECTIONS_MAX },
 	{ "callbacks.timeout_ms", offsetof(struct config, callback_timeout_ms), 100, 600000 },

@@ -1022,12 +1022,26 @@ http_start(struct gateway *gw, char *err, size_t errlen)
 	}
 	if (ipv6)
 		flags |= MHD_USE_IPv6;
+	/* A pool thread waits while its request commits, and so do the other
+	 * connections it serves. libmicrohttpd's workers accept up to ten
+	 * connections at a time each, so a burst of connections can land on
+	 * two or three of them, and then few requests share a COMMIT. A
+	 * thread per connection (server.threads = 0) keeps every connection
+	 * going. */
+	if (gw->cfg->http_threads == 0)
+		flags = (flags & ~(unsigned int)MHD_USE_EPOLL) |
+		        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+	struct MHD_OptionItem pool[] = {
+		{ gw->cfg->http_threads > 0 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+		  (intptr_t)gw->cfg->http_threads, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	srv->gw = gw;
 	/* libmicrohttpd takes the logger first, so that it logs every message. */
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, http_access, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, http_library_log, srv,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)gw->cfg->http_threads,
+		MHD_OPTION_ARRAY, pool,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CP_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CP_CONNECTION_MEMORY,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CP_CONNECTIONS_MAX,

@@ -17,8 +17,9 @@
  * is closed without a response, however steadily its client trickles. */
 #define CP_HEADER_TIMEOUT_S      10          /* seconds until the headers are complete */
 #define CP_REQUEST_TIMEOUT_S     30          /* seconds until the body is complete */
-/* libmicrohttpd thread pool. A thread waits while its request commits, so
- * the pool size caps how many requests share one COMMIT. */
+/* HTTP threads: a pool of this many, or with 0 one thread per connection.
+ * A thread waits while its request commits, so a pool's size caps how many
+ * requests share one COMMIT. */
 #define CP_HTTP_THREADS          32
 #define CP_FORWARDED_MAX         32          /* addresses read from X-Forwarded-For */
 #define CP_CONNECTIONS_MAX       1024        /* open client connections */

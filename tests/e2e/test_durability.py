@@ -9,9 +9,9 @@ write requests one at a time. For each 201 Created it checks two things.
 The thread that sent the response wrote its commit into the WAL. A sync of
 the WAL finished after that write and before the response left.
 
-Requests go one at a time so that the request's own thread leads its
-commit; concurrent requests share commits, and which thread writes the WAL
-is then not fixed.
+Requests go one at a time, so the request's own thread leads its commit.
+Concurrent requests would share commits, and which thread writes the WAL
+would then vary.
 """
 
 import os
@@ -102,6 +102,12 @@ class DurabilityOrderTest(harness.GatewayTestCase):
             self.assertTrue(synced, "response %d (order %s) left before any sync of the WAL "
                             "after its commit was written:\n%s%s"
                             % (n + 1, order_tokens[n], events[last_write][2], events[i][2]))
+
+
+class DurabilityOrderThreadPerConnectionTest(DurabilityOrderTest):
+    """The same with one HTTP thread per connection (server.threads = 0)."""
+
+    config_text = "[server]\nthreads = 0\n"
 
 
 if __name__ == "__main__":
