@@ -242,7 +242,8 @@ def results_markdown(rows, workloads, runs, micro, facts):
         " connection the server closed, after which wrk reconnects. \"Established\" is the"
         " number of server-side connections `ss` saw in the middle of each run. Context"
         " switches are those of all the daemon's threads during a run, per request"
-        " (voluntary and not, from /proc/PID/task/*/status; none for nginx).",
+        " (voluntary and not, from /proc/PID/task/*/status; none for nginx, nor with"
+        " a thread per connection, whose threads end with the run).",
         "",
         table(("workload", "runs", "requests/s", "p50 ms", "p99 ms", "ratio to nginx",
                "unexpected status", "socket errors c/r/w/t", "Connection: close",
