@@ -711,11 +711,29 @@ store_wait_read(struct store *st, uint64_t visible)
 	return store_wait(st, &w);
 }
 
+/*
+ * Wait until the open batch is durable. Called with writer.lock held, which
+ * it releases: the waiter is listed first, so the leader that commits the
+ * batch finds it.
+ */
+static enum cp_result
+store_wait_batch(struct store *st)
+{
+	struct store_waiter w = { .batch = st->batch };
+
+	pthread_cond_init(&w.wake, NULL);
+	pthread_mutex_lock(&st->sync_lock);
+	w.next = st->waiters;
+	st->waiters = &w;
+	pthread_mutex_unlock(&st->sync_lock);
+	pthread_mutex_unlock(&st->writer.lock);
+	return store_wait(st, &w);
+}
+
 enum cp_result
 store_commit(struct store *st)
 {
 	struct store_conn *c = store_conn(st);
-	struct store_waiter w = { 0 };
 
 	store_current = NULL;
 	if (c != &st->writer) {
@@ -743,16 +761,7 @@ store_commit(struct store *st)
 	}
 	__atomic_add_fetch(&st->transactions, 1, __ATOMIC_RELAXED);
 	st->batch_released++;
-	w.batch = st->batch;
-	pthread_cond_init(&w.wake, NULL);
-	/* Listed before the writer is released, so the leader that commits
-	 * this batch finds w. */
-	pthread_mutex_lock(&st->sync_lock);
-	w.next = st->waiters;
-	st->waiters = &w;
-	pthread_mutex_unlock(&st->sync_lock);
-	pthread_mutex_unlock(&c->lock);
-	return store_wait(st, &w);
+	return store_wait_batch(st);
 }
 
 /*
@@ -765,7 +774,6 @@ void
 store_rollback(struct store *st)
 {
 	struct store_conn *c = store_conn(st);
-	struct store_waiter w = { 0 };
 
 	store_current = NULL;
 	if (c != &st->writer) {
@@ -776,14 +784,7 @@ store_rollback(struct store *st)
 		store_control(c, sql_rollback_to);
 		store_control(c, sql_release);
 		if (!store_batch_lost(st) && st->batch_open && st->batch_released > 0) {
-			w.batch = st->batch;
-			pthread_cond_init(&w.wake, NULL);
-			pthread_mutex_lock(&st->sync_lock);
-			w.next = st->waiters;
-			st->waiters = &w;
-			pthread_mutex_unlock(&st->sync_lock);
-			pthread_mutex_unlock(&c->lock);
-			store_wait(st, &w);
+			store_wait_batch(st);
 			return;
 		}
 		pthread_mutex_unlock(&c->lock);
