@@ -186,10 +186,10 @@ void store_close(struct store *st);
 enum cp_result store_relax_sync(struct store *st);
 
 /*
- * Sync the WAL, so that every row this store has read is durable, whoever
- * wrote it. For a store with relaxed sync, before it acts outside the store
- * on what it read (a callback is sent only for a durable event). CP_ERROR
- * when the sync fails; the store then refuses writes.
+ * Sync the WAL, so that every row this store has read is durable, from any
+ * connection or process. A store with relaxed sync calls it before acting
+ * outside the store on what it read: a callback is sent only for a durable
+ * event. CP_ERROR when the sync fails, and the store then rejects writes.
  */
 enum cp_result store_sync(struct store *st);
 
