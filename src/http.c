@@ -1023,9 +1023,9 @@ http_start(struct gateway *gw, char *err, size_t errlen)
 	if (ipv6)
 		flags |= MHD_USE_IPv6;
 	/* A pool thread waits while its request commits, and so do the other
-	 * connections it serves. libmicrohttpd's workers accept up to ten
-	 * connections at a time each, so a burst of connections can land on
-	 * two or three of them, and then few requests share a COMMIT. A
+	 * connections it serves. A libmicrohttpd worker can accept several
+	 * connections each time it wakes, so a burst of connections can land
+	 * on two or three of them, and then few requests share a COMMIT. A
 	 * thread per connection (server.threads = 0) keeps every connection
 	 * going. */
 	if (gw->cfg->http_threads == 0)
