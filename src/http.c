@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http.h"
 #include "log.h"
@@ -20,6 +22,7 @@
 /* Minimum sleep of the deadline thread between two scans, so that a burst
  * of deadlines costs few scans. A connection is closed at most this late. */
 #define HTTP_DEADLINE_SLACK_US (100 * 1000)
+#define HTTP_ACCEPT_RETRY_US   (100 * 1000) /* pause after accept4() fails for lack of descriptors or memory */
 /* How long the deadline thread sleeps when no deadline is running. */
 #define HTTP_DEADLINE_IDLE_US (60 * HTTP_US_PER_S)
 /* Messages of libmicrohttpd logged per minute; the rest are counted. */
@@ -56,9 +59,16 @@ struct http_server {
 	struct gateway *gw;
 	uint16_t port;
 
+	int listen_fd;
+	pthread_t accept_thread;
+	bool accept_started;
+
 	pthread_mutex_t conns_lock;
 	pthread_cond_t conns_wake;  /* wakes the deadline thread */
+	pthread_cond_t conns_room;  /* signalled when the connections drop below the limit */
 	struct http_conn *conns;    /* every open connection */
+	int open_conns;             /* number of connections in conns */
+	int pending_conns;          /* accepted, not yet started by libmicrohttpd */
 	int64_t next_scan_us;       /* when the deadline thread scans next */
 	bool stopping;
 	pthread_t deadline_thread;
@@ -715,6 +725,11 @@ http_conn_started(struct http_server *srv, struct MHD_Connection *conn, void **s
 	struct http_conn *c;
 	struct ipaddr peer;
 
+	/* From here on, the connection counts in open_conns once listed. */
+	pthread_mutex_lock(&srv->conns_lock);
+	if (srv->pending_conns-- + srv->open_conns == CP_CONNECTIONS_MAX)
+		pthread_cond_signal(&srv->conns_room);
+	pthread_mutex_unlock(&srv->conns_lock);
 	if (info == NULL)
 		return;
 	c = calloc(1, sizeof(*c));
@@ -734,6 +749,7 @@ http_conn_started(struct http_server *srv, struct MHD_Connection *conn, void **s
 	if (srv->conns != NULL)
 		srv->conns->prev = c;
 	srv->conns = c;
+	srv->open_conns++;
 	http_conn_enter_locked(c, HTTP_PHASE_HEADERS, http_now_us());
 	pthread_mutex_unlock(&srv->conns_lock);
 	*socket_context = c;
@@ -753,6 +769,8 @@ http_conn_closed(struct http_server *srv, void **socket_context)
 		srv->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
+	if (srv->open_conns-- + srv->pending_conns == CP_CONNECTIONS_MAX)
+		pthread_cond_signal(&srv->conns_room);
 	pthread_mutex_unlock(&srv->conns_lock);
 	free(c);
 	*socket_context = NULL;
@@ -973,6 +991,10 @@ http_server_init_locks(struct http_server *srv)
 	pthread_condattr_destroy(&attr);
 	if (rc != 0)
 		return -1;
+	if (pthread_cond_init(&srv->conns_room, NULL) != 0) {
+		pthread_cond_destroy(&srv->conns_wake);
+		return -1;
+	}
 	pthread_mutex_init(&srv->conns_lock, NULL);
 	pthread_mutex_init(&srv->library_log_lock, NULL);
 	return 0;
@@ -990,10 +1012,104 @@ http_server_free(struct http_server *srv)
 		srv->conns = c->next;
 		free(c);
 	}
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
 	pthread_cond_destroy(&srv->conns_wake);
+	pthread_cond_destroy(&srv->conns_room);
 	pthread_mutex_destroy(&srv->conns_lock);
 	pthread_mutex_destroy(&srv->library_log_lock);
 	free(srv);
+}
+
+/* Open the listen socket on ss. Returns the descriptor, or -1 with errno set. */
+static int
+http_listen(const struct sockaddr_storage *ss, bool ipv6)
+{
+	socklen_t len = ipv6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int one = 1;
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	/* An IPv6 address serves IPv6 only, as libmicrohttpd's own socket did. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    (ipv6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+	    bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, SOMAXCONN) != 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Accept connections and hand them to libmicrohttpd. When its pool workers
+ * accept on their own, one worker can take several connections each time
+ * it wakes. A burst of connections then lands on two or three workers, and
+ * a request that waits for its COMMIT delays the other connections of its
+ * worker. MHD_add_connection() puts each connection on the worker that its
+ * descriptor number selects, so consecutive connections spread over the
+ * pool. At the connection limit this thread stops accepting, and new
+ * connections wait in the listen backlog.
+ */
+static void *
+http_accept_main(void *arg)
+{
+	struct http_server *srv = arg;
+	int64_t last_error_log_us = 0;
+
+	for (;;) {
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		bool stopping;
+		int fd;
+
+		pthread_mutex_lock(&srv->conns_lock);
+		while (!srv->stopping && srv->open_conns + srv->pending_conns >= CP_CONNECTIONS_MAX)
+			pthread_cond_wait(&srv->conns_room, &srv->conns_lock);
+		stopping = srv->stopping;
+		pthread_mutex_unlock(&srv->conns_lock);
+		if (stopping)
+			break;
+
+		fd = accept4(srv->listen_fd, (struct sockaddr *)&peer, &len,
+		             SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			int64_t now;
+
+			/* http_stop() shuts the socket down, which ends a waiting
+			 * accept4() with EINVAL. */
+			if (errno == EINVAL)
+				break;
+			if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN ||
+			    errno == EPERM || errno == EPROTO)
+				continue;
+			now = http_now_us();
+			if (now - last_error_log_us >= HTTP_US_PER_S) {
+				log_error("accepting a connection failed; if this repeats, raise the"
+				          " open file limit (ulimit -n)", "error", strerror(errno), NULL);
+				last_error_log_us = now;
+			}
+			/* Out of descriptors or memory, so wait for connections to close. */
+			usleep(HTTP_ACCEPT_RETRY_US);
+			continue;
+		}
+		/* Counted before the add, since a pool thread may start the
+		 * connection before MHD_add_connection() returns. On failure,
+		 * such as the per-address limit, libmicrohttpd closes the socket
+		 * and logs the reason. */
+		pthread_mutex_lock(&srv->conns_lock);
+		srv->pending_conns++;
+		pthread_mutex_unlock(&srv->conns_lock);
+		if (MHD_add_connection(srv->daemon, fd, (struct sockaddr *)&peer, len) != MHD_YES) {
+			pthread_mutex_lock(&srv->conns_lock);
+			srv->pending_conns--;
+			pthread_mutex_unlock(&srv->conns_lock);
+		}
+	}
+	return NULL;
 }
 
 struct http_server *
@@ -1001,14 +1117,17 @@ http_start(struct gateway *gw, char *err, size_t errlen)
 {
 	struct http_server *srv = calloc(1, sizeof(*srv));
 	struct sockaddr_storage ss;
-	const union MHD_DaemonInfo *info;
+	socklen_t sslen = sizeof(ss);
 	bool ipv6 = false;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	/* http_accept_main() accepts the connections. */
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+	                     MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
 
 	if (srv == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	srv->listen_fd = -1;
 	if (http_parse_listen(gw->cfg->listen, &ss, &ipv6) != 0) {
 		snprintf(err, errlen, "listen address \"%s\" is invalid; use 127.0.0.1:8080"
 		         " or [::1]:8080", gw->cfg->listen);
@@ -1020,14 +1139,18 @@ http_start(struct gateway *gw, char *err, size_t errlen)
 		free(srv);
 		return NULL;
 	}
-	if (ipv6)
-		flags |= MHD_USE_IPv6;
-	/* A pool thread waits while its request commits, and so do the other
-	 * connections it serves. A libmicrohttpd worker can accept several
-	 * connections each time it wakes, so a burst of connections can land
-	 * on two or three of them, and then few requests share a COMMIT. A
-	 * thread per connection (server.threads = 0) keeps every connection
-	 * going. */
+	srv->listen_fd = http_listen(&ss, ipv6);
+	if (srv->listen_fd < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s; is the port in use?",
+		         gw->cfg->listen, strerror(errno));
+		http_server_free(srv);
+		return NULL;
+	}
+	if (getsockname(srv->listen_fd, (struct sockaddr *)&ss, &sslen) == 0)
+		srv->port = ntohs(ipv6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+		                       : ((struct sockaddr_in *)&ss)->sin_port);
+	/* With a thread per connection (server.threads = 0), a request that
+	 * waits for its COMMIT delays no other connection. */
 	if (gw->cfg->http_threads == 0)
 		flags = (flags & ~(unsigned int)MHD_USE_EPOLL) |
 		        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
@@ -1040,33 +1163,36 @@ http_start(struct gateway *gw, char *err, size_t errlen)
 	/* libmicrohttpd takes the logger first, so that it logs every message. */
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, http_access, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, http_library_log, srv,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_ARRAY, pool,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CP_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CP_CONNECTION_MEMORY,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CP_CONNECTIONS_MAX,
+		/* The accept thread keeps to CP_CONNECTIONS_MAX. libmicrohttpd
+		 * divides its own limit among the pool threads, and the
+		 * descriptor number picks the thread, so it gets room to spare. */
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CP_CONNECTIONS_MAX * 2,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)gw->cfg->connections_per_address,
 		MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, srv,
 		MHD_OPTION_URI_LOG_CALLBACK, http_request_line_read, srv,
 		MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
 		MHD_OPTION_END);
 	if (srv->daemon == NULL) {
-		snprintf(err, errlen, "cannot listen on %s; is the port in use?", gw->cfg->listen);
-		goto fail;
+		snprintf(err, errlen, "cannot start the HTTP server on %s", gw->cfg->listen);
+		http_server_free(srv);
+		return NULL;
 	}
 	if (pthread_create(&srv->deadline_thread, NULL, http_deadline_main, srv) != 0) {
 		snprintf(err, errlen, "cannot start the thread that enforces request deadlines");
-		goto fail;
-	}
-	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = info ? info->port : 0;
-	return srv;
-
-fail:
-	if (srv->daemon != NULL)
 		MHD_stop_daemon(srv->daemon);
-	http_server_free(srv);
-	return NULL;
+		http_server_free(srv);
+		return NULL;
+	}
+	if (pthread_create(&srv->accept_thread, NULL, http_accept_main, srv) != 0) {
+		snprintf(err, errlen, "cannot start the thread that accepts connections");
+		http_stop(srv);
+		return NULL;
+	}
+	srv->accept_started = true;
+	return srv;
 }
 
 uint16_t
@@ -1083,7 +1209,12 @@ http_stop(struct http_server *srv)
 	pthread_mutex_lock(&srv->conns_lock);
 	srv->stopping = true;
 	pthread_cond_signal(&srv->conns_wake);
+	pthread_cond_signal(&srv->conns_room);
 	pthread_mutex_unlock(&srv->conns_lock);
+	/* This ends a waiting accept4() with EINVAL and refuses new connections. */
+	shutdown(srv->listen_fd, SHUT_RDWR);
+	if (srv->accept_started)
+		pthread_join(srv->accept_thread, NULL);
 	pthread_join(srv->deadline_thread, NULL);
 
 	MHD_stop_daemon(srv->daemon);
