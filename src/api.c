@@ -174,7 +174,10 @@ api_generate_order(struct http_request *r)
 		.description = params_get(&r->params, "description"),
 		.lang = params_get(&r->params, "lang"),
 	};
-	rc = orders_create(r->gw, &t, r->client_text, &in, &o, &replayed, &errs);
+	rc = orders_create(r->gw, &t, r->client_text, &in, &o, &replayed, &errs,
+	                   http_commit_async(r));
+	if (rc == CP_OK)
+		http_defer_response(r);
 	if (rc == CP_INVALID)
 		return http_send_field_errors(r, &errs);
 	if (rc == CP_CONFLICT) {

@@ -73,6 +73,13 @@ struct http_server {
 	bool stopping;
 	pthread_t deadline_thread;
 
+	/* Responses held for their commit (http_commit_async()). */
+	pthread_mutex_t defer_lock;
+	pthread_cond_t defer_idle;  /* signalled when a commit finishes during shutdown */
+	int suspended;              /* connections suspended for a commit */
+	bool defer_stopping;        /* hold no more responses on a suspended connection */
+	bool can_suspend;           /* a pool, not a thread per connection */
+
 	pthread_mutex_t library_log_lock;
 	int64_t library_log_window_us; /* start of the current minute */
 	int library_log_count;         /* messages in the current minute */
@@ -142,6 +149,8 @@ http_add_common_headers(struct http_request *r, struct MHD_Response *resp,
 	}
 }
 
+static int http_hold(struct http_request *r, int status, struct MHD_Response *resp);
+
 static int
 http_queue(struct http_request *r, int status, struct MHD_Response *resp)
 {
@@ -149,11 +158,106 @@ http_queue(struct http_request *r, int status, struct MHD_Response *resp)
 
 	if (resp == NULL)
 		return MHD_NO;
+	if (r->deferred)
+		return http_hold(r, status, resp);
 	ok = MHD_queue_response(r->conn, (unsigned int)status, resp);
 	MHD_destroy_response(resp);
 	r->status = status;
 	r->responded = true;
 	return ok;
+}
+
+/* Called by the thread that finished the commit of r (store_commit_async()). */
+static void
+http_commit_done(void *arg, enum cp_result rc)
+{
+	struct http_request *r = arg;
+	struct http_server *srv = r->srv;
+
+	pthread_mutex_lock(&srv->defer_lock);
+	r->commit_rc = rc;
+	r->commit_finished = true;
+	if (r->suspended) {
+		/* The pool thread may send the response and free r from here on. */
+		r->suspended = false;
+		srv->suspended--;
+		MHD_resume_connection(r->conn);
+	}
+	if (srv->defer_stopping)
+		pthread_cond_broadcast(&srv->defer_idle);
+	pthread_mutex_unlock(&srv->defer_lock);
+}
+
+const struct store_async *
+http_commit_async(struct http_request *r)
+{
+	if (!r->srv->can_suspend)
+		return NULL;
+	r->async = (struct store_async){ http_commit_done, r };
+	return &r->async;
+}
+
+void
+http_defer_response(struct http_request *r)
+{
+	/* Without a callback handed out, the commit was waited for. */
+	if (r->async.done != NULL)
+		r->deferred = true;
+}
+
+/* Queue the held response, or a 500 in its place when the commit failed. */
+static int
+http_release_held(struct http_request *r)
+{
+	struct MHD_Response *resp = r->held;
+	enum MHD_Result ok;
+
+	r->held = NULL;
+	if (r->commit_rc != CP_OK) {
+		MHD_destroy_response(resp);
+		r->responded = false;
+		log_set_request_id(r->id);
+		log_error("commit failed; the prepared response is not sent", "status",
+		          log_int(r->held_status), NULL);
+		ok = http_send_error(r, 500, "InternalServerError", NULL,
+		                     "the gateway failed to store the request; the request id is in its log");
+		log_set_request_id(NULL);
+		return ok;
+	}
+	ok = MHD_queue_response(r->conn, (unsigned int)r->held_status, resp);
+	MHD_destroy_response(resp);
+	return ok;
+}
+
+/*
+ * Hold resp until the commit of r finishes. Unless it has finished
+ * already, the connection is suspended, and http_access() sends the
+ * response when http_commit_done() resumes it. During shutdown the pool
+ * thread waits instead, since libmicrohttpd stops only without suspended
+ * connections.
+ */
+static int
+http_hold(struct http_request *r, int status, struct MHD_Response *resp)
+{
+	struct http_server *srv = r->srv;
+	bool finished;
+
+	r->deferred = false;
+	r->held = resp;
+	r->held_status = status;
+	r->status = status;
+	r->responded = true;
+	pthread_mutex_lock(&srv->defer_lock);
+	while (srv->defer_stopping && !r->commit_finished)
+		pthread_cond_wait(&srv->defer_idle, &srv->defer_lock);
+	finished = r->commit_finished;
+	if (!finished) {
+		MHD_suspend_connection(r->conn);
+		r->suspended = true;
+		srv->suspended++;
+	}
+	pthread_mutex_unlock(&srv->defer_lock);
+	return finished ? http_release_held(r) : MHD_YES;
 }
 
 int
@@ -494,6 +598,7 @@ http_request_new(struct http_server *srv, struct MHD_Connection *conn, const cha
 	if (r == NULL)
 		return NULL;
 	r->gw = srv->gw;
+	r->srv = srv;
 	r->conn = conn;
 	r->method = method;
 	r->path = url;
@@ -828,6 +933,11 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		http_conn_headers_read(r);
 		return ok == MHD_YES ? MHD_YES : MHD_NO;
 	}
+	if (r->held != NULL) {
+		/* Resumed: the commit finished. */
+		*upload_data_size = 0;
+		return http_release_held(r) == MHD_YES ? MHD_YES : MHD_NO;
+	}
 	if (r->responded) {
 		*upload_data_size = 0;
 		return MHD_YES;
@@ -881,6 +991,9 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	         "client", r->client_text, "bytes_in", log_int(r->body_len),
 	         "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "true" : "false", NULL);
 	log_set_request_id(NULL);
+	/* A client that closed while its response was held. */
+	if (r->held != NULL)
+		MHD_destroy_response(r->held);
 	params_free(&r->params);
 	free(r->body);
 	free(r);
@@ -995,7 +1108,13 @@ http_server_init_locks(struct http_server *srv)
 		pthread_cond_destroy(&srv->conns_wake);
 		return -1;
 	}
+	if (pthread_cond_init(&srv->defer_idle, NULL) != 0) {
+		pthread_cond_destroy(&srv->conns_wake);
+		pthread_cond_destroy(&srv->conns_room);
+		return -1;
+	}
 	pthread_mutex_init(&srv->conns_lock, NULL);
+	pthread_mutex_init(&srv->defer_lock, NULL);
 	pthread_mutex_init(&srv->library_log_lock, NULL);
 	return 0;
 }
@@ -1016,7 +1135,9 @@ http_server_free(struct http_server *srv)
 		close(srv->listen_fd);
 	pthread_cond_destroy(&srv->conns_wake);
 	pthread_cond_destroy(&srv->conns_room);
+	pthread_cond_destroy(&srv->defer_idle);
 	pthread_mutex_destroy(&srv->conns_lock);
+	pthread_mutex_destroy(&srv->defer_lock);
 	pthread_mutex_destroy(&srv->library_log_lock);
 	free(srv);
 }
@@ -1154,6 +1275,9 @@ http_start(struct gateway *gw, char *err, size_t errlen)
 	if (gw->cfg->http_threads == 0)
 		flags = (flags & ~(unsigned int)MHD_USE_EPOLL) |
 		        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+	else
+		flags |= MHD_ALLOW_SUSPEND_RESUME;
+	srv->can_suspend = gw->cfg->http_threads > 0;
 	struct MHD_OptionItem pool[] = {
 		{ gw->cfg->http_threads > 0 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
 		  (intptr_t)gw->cfg->http_threads, NULL },
@@ -1216,6 +1340,13 @@ http_stop(struct http_server *srv)
 	if (srv->accept_started)
 		pthread_join(srv->accept_thread, NULL);
 	pthread_join(srv->deadline_thread, NULL);
+
+	/* The store's committer still runs, so every held response leaves. */
+	pthread_mutex_lock(&srv->defer_lock);
+	srv->defer_stopping = true;
+	while (srv->suspended > 0)
+		pthread_cond_wait(&srv->defer_idle, &srv->defer_lock);
+	pthread_mutex_unlock(&srv->defer_lock);
 
 	MHD_stop_daemon(srv->daemon);
 	http_server_free(srv);

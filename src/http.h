@@ -42,6 +42,17 @@ struct http_request {
 	int set_cookie_count;
 	int64_t started_us;
 	struct params params;
+
+	/* A response held until the request's commit is durable
+	 * (http_commit_async()). */
+	struct http_server *srv;
+	struct store_async async;
+	bool deferred;              /* the next response is held */
+	struct MHD_Response *held;
+	int held_status;
+	bool commit_finished;       /* guarded by the server's defer_lock */
+	bool suspended;             /* the same */
+	enum cp_result commit_rc;   /* the same */
 };
 
 struct http_server;
@@ -120,6 +131,17 @@ int http_send_static(struct http_request *r, const char *data, size_t len,
 
 /* Send 303 See Other to a local path. */
 int http_send_redirect(struct http_request *r, const char *location);
+
+/*
+ * Return the callback for store_commit_async(), or NULL when the server
+ * runs a thread per connection and the commit should be waited for. When
+ * the transaction was handed over (CP_OK), call http_defer_response(r)
+ * before sending: the response is then held, and the pool thread serves
+ * other connections, until the commit is durable. A 500 replaces the
+ * response when the commit fails.
+ */
+const struct store_async *http_commit_async(struct http_request *r);
+void http_defer_response(struct http_request *r);
 
 /* Route a request once its body is complete; implemented in api.c. */
 int api_dispatch(struct http_request *r);

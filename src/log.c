@@ -40,6 +40,12 @@ log_set_request_id(const char *request_id)
 }
 
 const char *
+log_request_id_get(void)
+{
+	return log_request_id;
+}
+
+const char *
 log_format_int(char *buf, int64_t value)
 {
 	snprintf(buf, 24, "%lld", (long long)value);

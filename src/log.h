@@ -30,6 +30,9 @@ int log_level_parse(const char *text, enum log_level *level);
 /* Set (or clear with NULL) the request id added to this thread's lines. */
 void log_set_request_id(const char *request_id);
 
+/* The request id of this thread's lines, "" when none is set. */
+const char *log_request_id_get(void);
+
 /* Write one line: msg, then key/value string pairs ending with NULL. */
 void log_write(enum log_level level, const char *msg, ...);
 

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "events.h"
@@ -129,10 +130,59 @@ orders_replay(struct gateway *gw, const struct access_token *t, const struct ord
 	return CP_INVALID;
 }
 
+/* A new order whose COMMIT runs on the store's committer thread. */
+struct orders_commit {
+	struct store_async then;        /* the caller's callback */
+	int64_t id;
+	int64_t merchant_id;
+	char token[CP_ORDER_TOKEN_MAX + 1];
+};
+
+static void
+orders_committed(void *arg, enum cp_result rc)
+{
+	struct orders_commit *oc = arg;
+
+	if (rc == CP_OK)
+		log_info("order created", "order_id", log_int(oc->id), "customer_id",
+		         log_int(oc->merchant_id), "order_token", oc->token, NULL);
+	oc->then.done(oc->then.arg, rc);
+	free(oc);
+}
+
+/* Commit a new order, or hand it to the committer thread when async is set. */
+static enum cp_result
+orders_commit_new(struct gateway *gw, const struct order *o, const struct store_async *async)
+{
+	struct orders_commit *oc;
+	enum cp_result rc;
+
+	if (async == NULL) {
+		if ((rc = store_commit(gw->store)) == CP_OK)
+			log_info("order created", "order_id", log_int(o->id), "customer_id",
+			         log_int(o->merchant_id), "order_token", o->token, NULL);
+		return rc;
+	}
+	oc = malloc(sizeof(*oc));
+	if (oc == NULL) {
+		log_error("out of memory for a new order; it is rolled back", NULL);
+		store_rollback(gw->store);
+		return CP_ERROR;
+	}
+	oc->then = *async;
+	oc->id = o->id;
+	oc->merchant_id = o->merchant_id;
+	snprintf(oc->token, sizeof(oc->token), "%s", o->token);
+	rc = store_commit_async(gw->store, &(struct store_async){ orders_committed, oc });
+	if (rc != CP_OK)
+		free(oc);
+	return rc;
+}
+
 enum cp_result
 orders_create(struct gateway *gw, const struct access_token *t, const char *client_ip,
               const struct order_input *in, struct order *out, bool *replayed,
-              struct field_errors *errs)
+              struct field_errors *errs, const struct store_async *async)
 {
 	struct merchant m;
 	enum cp_result rc;
@@ -176,10 +226,9 @@ done:
 		store_rollback(gw->store);
 		return rc;
 	}
-	if ((rc = store_commit(gw->store)) == CP_OK && !*replayed)
-		log_info("order created", "order_id", log_int(out->id), "customer_id",
-		         log_int(out->merchant_id), "order_token", out->token, NULL);
-	return rc;
+	if (*replayed)
+		return async ? store_commit_async(gw->store, async) : store_commit(gw->store);
+	return orders_commit_new(gw, out, async);
 }
 
 /* Add one transaction to the running totals of orders_totals_locked(). */

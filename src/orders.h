@@ -29,11 +29,15 @@ struct order_input {
  * *replayed set and creates nothing; other values for a used order_token
  * are CP_INVALID. CP_INVALID fills errs; CP_CONFLICT means the merchant's
  * order rate limit is exceeded.
+ *
+ * With async NULL, it returns once the order is durable. Otherwise CP_OK
+ * means the transaction is released into the open batch, and async->done
+ * reports later whether it became durable (store_commit_async()).
  */
 enum cp_result orders_create(struct gateway *gw, const struct access_token *t,
                              const char *client_ip, const struct order_input *in,
                              struct order *out, bool *replayed,
-                             struct field_errors *errs);
+                             struct field_errors *errs, const struct store_async *async);
 
 /*
  * Choose the coin the buyer pays with: assign the receiving address, fix

@@ -330,6 +330,7 @@ store_open(const char *path, char *err, size_t errlen)
 	st->wal_fd = -1;
 	pthread_mutex_init(&st->writer.lock, NULL);
 	pthread_mutex_init(&st->sync_lock, NULL);
+	pthread_cond_init(&st->committer_wake, NULL);
 	for (int i = 0; i < STORE_READERS; i++)
 		pthread_mutex_init(&st->readers[i].lock, NULL);
 	/* Another connection to an in-memory database is another database. */
@@ -368,6 +369,14 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	if (st->committer_started) {
+		/* The committer finishes the waiters it has before it ends. */
+		pthread_mutex_lock(&st->sync_lock);
+		st->committer_stop = true;
+		pthread_cond_signal(&st->committer_wake);
+		pthread_mutex_unlock(&st->sync_lock);
+		pthread_join(st->committer, NULL);
+	}
 	if (st->writer.db != NULL)
 		sqlite3_wal_hook(st->writer.db, NULL, NULL);
 	sqlite3_close(st->checkpoint_db);
@@ -378,6 +387,7 @@ store_close(struct store *st)
 		munmap(st->token_version_map, sizeof(uint64_t));
 	if (st->wal_fd >= 0)
 		close(st->wal_fd);
+	pthread_cond_destroy(&st->committer_wake);
 	pthread_mutex_destroy(&st->sync_lock);
 	free(st);
 }
@@ -493,10 +503,40 @@ store_waiters_finish(struct store *st, uint64_t first, uint64_t last, enum cp_re
 			continue;
 		}
 		*w = done->next;
+		if (done->async.done != NULL) {
+			char caller_id[sizeof(done->request_id)];
+
+			/* The leader may be a request thread with an id of its own. */
+			snprintf(caller_id, sizeof(caller_id), "%s", log_request_id_get());
+			log_set_request_id(done->request_id);
+			st->async_waiters--;
+			done->async.done(done->async.arg, rc);
+			log_set_request_id(caller_id);
+			free(done);
+			continue;
+		}
 		done->rc = rc;
 		done->done = true;
 		pthread_cond_signal(&done->wake);
 	}
+}
+
+/*
+ * Wake the thread that leads the next round for the waiters left, which
+ * belong to the open batch: the first waiting thread, or else the
+ * committer thread. Called with sync_lock held.
+ */
+static void
+store_wake_next_leader(struct store *st)
+{
+	for (struct store_waiter *w = st->waiters; w != NULL; w = w->next) {
+		if (w->async.done == NULL) {
+			pthread_cond_signal(&w->wake);
+			return;
+		}
+	}
+	if (st->async_waiters > 0)
+		pthread_cond_signal(&st->committer_wake);
 }
 
 /*
@@ -650,6 +690,39 @@ store_lead(struct store *st, enum cp_result *rc, bool *checkpoint)
 }
 
 /*
+ * Lead one round: COMMIT the open batch, sync it, finish its waiters and
+ * wake the next leader. Called with sync_lock held and no leader running;
+ * returns with sync_lock held.
+ */
+static void
+store_lead_round(struct store *st)
+{
+	enum cp_result lead_rc;
+	bool checkpoint;
+	uint64_t batch;
+
+	st->syncing = true;
+	pthread_mutex_unlock(&st->sync_lock);
+	batch = store_lead(st, &lead_rc, &checkpoint);
+	pthread_mutex_lock(&st->sync_lock);
+	if (batch != 0)
+		store_waiters_finish(st, 0, batch, lead_rc);
+	/* Every batch made visible is now durable, or failed. */
+	__atomic_store_n(&st->durable, __atomic_load_n(&st->visible, __ATOMIC_SEQ_CST),
+	                 __ATOMIC_RELEASE);
+	if (checkpoint) {
+		/* Still the leader, so no COMMIT runs before the checkpoint
+		 * ends; the waiters just finished leave now. */
+		pthread_mutex_unlock(&st->sync_lock);
+		if (store_checkpoint(st, st->checkpoint_db))
+			__atomic_store_n(&st->wal_copied, true, __ATOMIC_RELAXED);
+		pthread_mutex_lock(&st->sync_lock);
+	}
+	st->syncing = false;
+	store_wake_next_leader(st);
+}
+
+/*
  * Wait until w is done: its batch is durable or failed. When no leader is
  * running, lead one round. The caller has put w on the waiter list.
  */
@@ -658,39 +731,37 @@ store_wait(struct store *st, struct store_waiter *w)
 {
 	pthread_mutex_lock(&st->sync_lock);
 	while (!w->done) {
-		if (st->syncing) {
+		if (st->syncing)
 			pthread_cond_wait(&w->wake, &st->sync_lock);
-			continue;
-		}
-		st->syncing = true;
-		pthread_mutex_unlock(&st->sync_lock);
-
-		enum cp_result lead_rc;
-		bool checkpoint;
-		uint64_t batch = store_lead(st, &lead_rc, &checkpoint);
-
-		pthread_mutex_lock(&st->sync_lock);
-		if (batch != 0)
-			store_waiters_finish(st, 0, batch, lead_rc);
-		/* Every batch made visible is now durable, or failed. */
-		__atomic_store_n(&st->durable, __atomic_load_n(&st->visible, __ATOMIC_SEQ_CST),
-		                 __ATOMIC_RELEASE);
-		if (checkpoint) {
-			/* Still the leader, so no COMMIT runs before the
-			 * checkpoint ends; the waiters just finished leave now. */
-			pthread_mutex_unlock(&st->sync_lock);
-			if (store_checkpoint(st, st->checkpoint_db))
-				__atomic_store_n(&st->wal_copied, true, __ATOMIC_RELAXED);
-			pthread_mutex_lock(&st->sync_lock);
-		}
-		st->syncing = false;
-		/* The waiters left belong to the open batch: one of them leads next. */
-		if (st->waiters != NULL)
-			pthread_cond_signal(&st->waiters->wake);
+		else
+			store_lead_round(st);
 	}
 	pthread_mutex_unlock(&st->sync_lock);
 	pthread_cond_destroy(&w->wake);
 	return w->rc;
+}
+
+/*
+ * The committer thread: leads the rounds for the waiters of
+ * store_commit_async(), which have no thread of their own. It ends once
+ * store_close() requests it and no such waiter is left.
+ */
+static void *
+store_committer_main(void *arg)
+{
+	struct store *st = arg;
+
+	pthread_mutex_lock(&st->sync_lock);
+	for (;;) {
+		if (st->async_waiters > 0 && !st->syncing)
+			store_lead_round(st);
+		else if (st->committer_stop && st->async_waiters == 0)
+			break;
+		else
+			pthread_cond_wait(&st->committer_wake, &st->sync_lock);
+	}
+	pthread_mutex_unlock(&st->sync_lock);
+	return NULL;
 }
 
 /* Wait until every batch a read may have seen, up to visible, is durable. */
@@ -762,6 +833,70 @@ store_commit(struct store *st)
 	__atomic_add_fetch(&st->transactions, 1, __ATOMIC_RELAXED);
 	st->batch_released++;
 	return store_wait_batch(st);
+}
+
+enum cp_result
+store_commit_async(struct store *st, const struct store_async *async)
+{
+	struct store_conn *c = store_conn(st);
+	struct store_waiter *w;
+
+	if (c != &st->writer) {
+		/* A read has nothing to commit: finish it here. */
+		async->done(async->arg, store_commit(st));
+		return CP_OK;
+	}
+	w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		log_error("out of memory for a commit; the transaction is rolled back", NULL);
+		store_rollback(st);
+		return CP_ERROR;
+	}
+	pthread_mutex_lock(&st->sync_lock);
+	if (!st->committer_started) {
+		if (pthread_create(&st->committer, NULL, store_committer_main, st) != 0) {
+			pthread_mutex_unlock(&st->sync_lock);
+			free(w);
+			log_error("starting the committer thread failed; the transaction is"
+			          " rolled back", NULL);
+			store_rollback(st);
+			return CP_ERROR;
+		}
+		st->committer_started = true;
+	}
+	pthread_mutex_unlock(&st->sync_lock);
+
+	store_current = NULL;
+	if (store_control(c, sql_release) != 0) {
+		store_control(c, sql_rollback_to);
+		store_control(c, sql_release);
+		store_batch_lost(st);
+		pthread_mutex_unlock(&c->lock);
+		free(w);
+		return CP_ERROR;
+	}
+	if (store_batch_lost(st)) {
+		pthread_mutex_unlock(&c->lock);
+		free(w);
+		return CP_ERROR;
+	}
+	__atomic_add_fetch(&st->transactions, 1, __ATOMIC_RELAXED);
+	st->batch_released++;
+
+	/* Listed before the writer is released, so the leader that commits
+	 * the batch finds it. */
+	w->batch = st->batch;
+	w->async = *async;
+	snprintf(w->request_id, sizeof(w->request_id), "%s", log_request_id_get());
+	pthread_mutex_lock(&st->sync_lock);
+	w->next = st->waiters;
+	st->waiters = w;
+	st->async_waiters++;
+	if (!st->syncing)
+		pthread_cond_signal(&st->committer_wake);
+	pthread_mutex_unlock(&st->sync_lock);
+	pthread_mutex_unlock(&c->lock);
+	return CP_OK;
 }
 
 /*

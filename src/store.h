@@ -215,6 +215,22 @@ enum cp_result store_begin_read(struct store *st);
 enum cp_result store_commit(struct store *st);
 void store_rollback(struct store *st);
 
+/* The callback of store_commit_async(), called once the batch is durable or failed. */
+struct store_async {
+	void (*done)(void *arg, enum cp_result rc);
+	void *arg;
+};
+
+/*
+ * End a write transaction like store_commit(), without waiting. The
+ * batch is committed and synced by the store's committer thread, or by a
+ * thread waiting in store_commit() if one leads first, and that thread
+ * then calls async->done exactly once (this call does, for a read
+ * transaction). CP_OK means done will be called; on any other result the
+ * transaction failed now and done is not called.
+ */
+enum cp_result store_commit_async(struct store *st, const struct store_async *async);
+
 /*
  * Return the version of the access tokens. It rises after every COMMIT that
  * changed a token row (revoked, edited, secret rotated), by this process or

@@ -31,12 +31,16 @@ struct store_conn {
 
 /* A thread waiting in store_commit() until its batch is durable. Each one
  * sleeps on its own condition, so a leader wakes only the threads whose
- * batch it finished and the one that leads next. */
+ * batch it finished and the one that leads next. A waiter of
+ * store_commit_async() has no thread: it has a callback instead, and the
+ * committer thread leads for it. */
 struct store_waiter {
 	uint64_t batch;                 /* for a read, the last batch it may have seen */
 	bool done;
 	enum cp_result rc;
 	pthread_cond_t wake;
+	struct store_async async;       /* async.done is NULL for a waiting thread */
+	char request_id[64];            /* logged by async.done */
 	struct store_waiter *next;
 };
 
@@ -77,6 +81,11 @@ struct store {
 	pthread_mutex_t sync_lock;
 	bool syncing;                   /* a leader is committing and syncing */
 	struct store_waiter *waiters;
+	int async_waiters;              /* waiters of store_commit_async() */
+	pthread_cond_t committer_wake;  /* signalled when async_waiters need a leader */
+	bool committer_started;
+	bool committer_stop;
+	pthread_t committer;
 
 	/* Read and written atomically. A batch is visible from the moment
 	 * its COMMIT starts, and durable once a sync after its COMMIT ended. */
