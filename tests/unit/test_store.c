@@ -1,7 +1,7 @@
 /*
  * Unit tests of the store's transactions: group commit under concurrent
- * writers, rollback inside a shared batch, and readers that see only
- * committed rows.
+ * writers, rollback inside a shared batch, readers that see only committed
+ * rows, and commits handed to the committer thread.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -390,6 +390,114 @@ test_in_memory_reads_use_the_writer(void **state)
 	store_close(st);
 }
 
+#define ASYNC_COMMITS 200
+
+/* Results of store_commit_async() callbacks, one slot per commit. */
+struct async_results {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int calls[ASYNC_COMMITS];
+	enum cp_result rc[ASYNC_COMMITS];
+	int finished;
+};
+
+struct async_slot {
+	struct async_results *results;
+	int index;
+};
+
+static void
+async_done(void *arg, enum cp_result rc)
+{
+	struct async_slot *slot = arg;
+	struct async_results *res = slot->results;
+
+	pthread_mutex_lock(&res->lock);
+	res->calls[slot->index]++;
+	res->rc[slot->index] = rc;
+	res->finished++;
+	pthread_cond_broadcast(&res->cond);
+	pthread_mutex_unlock(&res->lock);
+}
+
+/* Insert count merchants, each committed with store_commit_async(). */
+static void
+insert_async(struct store *st, struct async_results *res, struct async_slot *slots, int count)
+{
+	pthread_mutex_init(&res->lock, NULL);
+	pthread_cond_init(&res->cond, NULL);
+	for (int i = 0; i < count; i++) {
+		struct merchant m;
+		char email[64];
+
+		snprintf(email, sizeof(email), "async%d@example.com", i);
+		merchant_fill(&m, email);
+		slots[i] = (struct async_slot){ .results = res, .index = i };
+		assert_int_equal(store_begin(st), CP_OK);
+		assert_int_equal(store_merchant_insert(st, &m), CP_OK);
+		assert_int_equal(store_commit_async(st, &(struct store_async){ async_done, &slots[i] }),
+		                 CP_OK);
+	}
+}
+
+static void
+test_async_commit_calls_back_once(void **state)
+{
+	struct fixture *fx = *state;
+	static struct async_results res;
+	static struct async_slot slots[ASYNC_COMMITS];
+	pthread_t threads[2];
+	struct writer_arg args[2];
+	struct timespec until;
+
+	memset(&res, 0, sizeof(res));
+	/* Threads waiting in store_commit() share the rounds with the
+	 * committer thread. */
+	for (int i = 0; i < 2; i++) {
+		args[i] = (struct writer_arg){ .store = fx->store, .thread = i };
+		assert_int_equal(pthread_create(&threads[i], NULL, writer_main, &args[i]), 0);
+	}
+	insert_async(fx->store, &res, slots, ASYNC_COMMITS);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+		assert_int_equal(args[i].failures, 0);
+	}
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 30;
+	pthread_mutex_lock(&res.lock);
+	while (res.finished < ASYNC_COMMITS &&
+	       pthread_cond_timedwait(&res.cond, &res.lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&res.lock);
+	assert_int_equal(res.finished, ASYNC_COMMITS);
+	for (int i = 0; i < ASYNC_COMMITS; i++) {
+		assert_int_equal(res.calls[i], 1);
+		assert_int_equal(res.rc[i], CP_OK);
+	}
+	/* Each callback came after its COMMIT. */
+	assert_int_equal(count_merchants(fx->db_path), ASYNC_COMMITS + 2 * WRITES_PER_THREAD);
+}
+
+/* store_close() returns only after every pending callback ran. */
+static void
+test_close_finishes_async_commits(void **state)
+{
+	struct fixture *fx = *state;
+	static struct async_results res;
+	static struct async_slot slots[ASYNC_COMMITS];
+
+	memset(&res, 0, sizeof(res));
+	insert_async(fx->store, &res, slots, ASYNC_COMMITS);
+	store_close(fx->store);
+	fx->store = NULL;
+
+	assert_int_equal(res.finished, ASYNC_COMMITS);
+	for (int i = 0; i < ASYNC_COMMITS; i++)
+		assert_int_equal(res.rc[i], CP_OK);
+	assert_int_equal(count_merchants(fx->db_path), ASYNC_COMMITS);
+}
+
 int
 main(void)
 {
@@ -401,6 +509,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_checkpoint_bounds_wal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_version_shared, setup, teardown),
 		cmocka_unit_test(test_in_memory_reads_use_the_writer),
+		cmocka_unit_test_setup_teardown(test_async_commit_calls_back_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_finishes_async_commits, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
