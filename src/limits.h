@@ -18,9 +18,10 @@
 #define CP_HEADER_TIMEOUT_S      10          /* seconds until the headers are complete */
 #define CP_REQUEST_TIMEOUT_S     30          /* seconds until the body is complete */
 /* HTTP threads: a pool of this many, or with 0 one thread per connection.
- * A thread waits while its request commits, so a pool's size caps how many
- * requests share one COMMIT. */
-#define CP_HTTP_THREADS          32
+ * A new order commits while its connection is suspended, so its thread
+ * serves other connections meanwhile; other writes still hold their thread
+ * until the commit. */
+#define CP_HTTP_THREADS          8
 #define CP_FORWARDED_MAX         32          /* addresses read from X-Forwarded-For */
 #define CP_CONNECTIONS_MAX       1024        /* open client connections */
 /* Bytes libmicrohttpd keeps per connection for the request line, headers
