@@ -66,6 +66,8 @@ def summarise_workloads(runs):
             "switches_per_request": median_or_none(
                 r["context_switches"] / r["wrk"]["requests"]
                 for r in items if r.get("context_switches") is not None and r["wrk"]["requests"]),
+            "transactions_per_commit": median_or_none(
+                r["transactions"] / r["commits"] for r in items if r.get("commits")),
             "requests": sum(r["wrk"]["requests"] for r in items),
             "unexpected_status": sum(r["wrk"]["unexpected_status"] for r in items),
             "first_unexpected_status": next((r["wrk"]["first_unexpected_status"] for r in items
@@ -173,7 +175,8 @@ def workload_rows(workloads):
                                       errors["timeout"]),
                      w["connection_close"],
                      "%d to %d" % (w["established_min"], w["established_max"]),
-                     fmt_number(w.get("switches_per_request"), 2)))
+                     fmt_number(w.get("switches_per_request"), 2),
+                     fmt_number(w.get("transactions_per_commit"), 1)))
     return rows
 
 
@@ -243,11 +246,15 @@ def results_markdown(rows, workloads, runs, micro, facts):
         " number of server-side connections `ss` saw in the middle of each run. Context"
         " switches are those of all the daemon's threads during a run, per request"
         " (voluntary and not, from /proc/PID/task/*/status; none for nginx, nor with"
-        " a thread per connection, whose threads end with the run).",
+        " a thread per connection, whose threads end with the run). Transactions per"
+        " COMMIT divide the daemon's write transactions by its COMMITs during a run"
+        " (`citypay_store_transactions_total` and `citypay_store_commits_total` in"
+        " /metrics); each COMMIT is followed by one sync of the WAL.",
         "",
         table(("workload", "runs", "requests/s", "p50 ms", "p99 ms", "ratio to nginx",
                "unexpected status", "socket errors c/r/w/t", "Connection: close",
-               "established", "context switches per request"), workload_rows(workloads)),
+               "established", "context switches per request", "transactions per COMMIT"),
+              workload_rows(workloads)),
         "",
         table(("workload", "round", "requests/s", "p99 ms", "established"), run_rows(runs)),
         "",

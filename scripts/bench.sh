@@ -267,18 +267,30 @@ context_switches() {
 		awk '/^(nonvoluntary_|voluntary_)ctxt_switches:/ { n += $2 } END { if (NR) print n }'
 }
 
+# Print the daemon's write transactions and COMMITs so far ("T C") from
+# /metrics at wrk_metrics_url; empty when that is unset.
+store_counters() {
+	[ -n "${wrk_metrics_url:-}" ] || return 0
+	curl -s "$wrk_metrics_url" | awk '
+		$1 == "citypay_store_transactions_total" { t = $2 }
+		$1 == "citypay_store_commits_total" { c = $2 }
+		END { if (t != "" && c != "") print t, c }'
+}
+
 # run_wrk WORKLOAD ROUND PORT URL SCRIPT ARGS...: one wrk run, appended to
 # runs.jsonl. The context switches of the process wrk_server_pid (when set)
-# during the run are recorded too.
+# during the run are recorded too, and so are the write transactions and
+# COMMITs of the daemon at wrk_metrics_url (when set).
 run_wrk() {
 	local workload=$1 round=$2 port=$3 url=$4 script=$5
 	shift 5
 	local out=$tmp/wrk-$workload-$round.txt established line switches_before switches_after
-	local switches=null
+	local switches=null transactions=null commits=null counters_before counters_after
 	local cmd=(wrk -t"$threads" -c"$connections" -d"${seconds}s" --timeout 5s --latency
 	           -s "$repo/bench/$script" "$url" -- "$@")
 
 	switches_before=$(context_switches "${wrk_server_pid:-}")
+	counters_before=$(store_counters)
 	"${cmd[@]}" >"$out" 2>&1 &
 	local wrk_pid=$!
 	pids+=("$wrk_pid")
@@ -296,6 +308,11 @@ run_wrk() {
 	if [ -n "$switches_before" ] && [ -n "$switches_after" ]; then
 		switches=$((switches_after - switches_before))
 	fi
+	counters_after=$(store_counters)
+	if [ -n "$counters_before" ] && [ -n "$counters_after" ]; then
+		read -r transactions commits <<<"$(awk -v b="$counters_before" -v a="$counters_after" \
+			'BEGIN { split(b, x, " "); split(a, y, " "); print y[1] - x[1], y[2] - x[2] }')"
+	fi
 
 	line=$(sed -n 's/^BENCH_JSON //p' "$out")
 	if [ -z "$line" ]; then
@@ -303,10 +320,11 @@ run_wrk() {
 		cat "$out" >&2
 		exit 1
 	fi
-	printf '{"workload":"%s","round":%d,"established":%d,"context_switches":%s,"wrk":%s}\n' \
-		"$workload" "$round" "$established" "$switches" "$line" >>"$tmp/runs.jsonl"
+	printf '{"workload":"%s","round":%d,"established":%d,"context_switches":%s,"transactions":%s,"commits":%s,"wrk":%s}\n' \
+		"$workload" "$round" "$established" "$switches" "$transactions" "$commits" "$line" \
+		>>"$tmp/runs.jsonl"
 	printf 'bench: %-16s round %d: %s\n' "$workload" "$round" \
-		"$(python3 -c 'import json, sys; w = json.loads(sys.argv[1]); s = json.loads(sys.argv[2]); print("%.0f requests/s, p99 %.2f ms, %d unexpected status, %d socket errors%s" % (w["requests_per_s"], w["latency_us"]["p99"] / 1000, w["unexpected_status"], sum(w["errors"][k] for k in ("connect", "read", "write", "timeout")), "" if s is None or not w["requests"] else ", %.2f context switches per request" % (s / w["requests"])))' "$line" "$switches")" >&2
+		"$(python3 -c 'import json, sys; w = json.loads(sys.argv[1]); s = json.loads(sys.argv[2]); t = json.loads(sys.argv[3]); c = json.loads(sys.argv[4]); print("%.0f requests/s, p99 %.2f ms, %d unexpected status, %d socket errors%s%s" % (w["requests_per_s"], w["latency_us"]["p99"] / 1000, w["unexpected_status"], sum(w["errors"][k] for k in ("connect", "read", "write", "timeout")), "" if s is None or not w["requests"] else ", %.2f context switches per request" % (s / w["requests"]), "" if not c else ", %.1f transactions per COMMIT" % (t / c)))' "$line" "$switches" "$transactions" "$commits")" >&2
 	if [ "$round" = 1 ]; then
 		record_command "${BENCH_TOKEN:+BENCH_TOKEN=... }${cmd[*]}"
 	fi
@@ -343,8 +361,12 @@ measure_http() {
 		fi
 		run_wrk healthz "$round" "$daemon_port" "$base" wrk_get.lua "/healthz?n=" "$get_orders" 200
 		run_wrk get_order "$round" "$daemon_port" "$base" wrk_get.lua "/order/o" "$get_orders" 200
+		# Only this workload writes; the expiry sweep's one transaction a
+		# second would make the others read 1.0.
+		wrk_metrics_url=$base/metrics
 		BENCH_TOKEN=$token run_wrk generate_order "$round" "$daemon_port" "$base" \
 			wrk_generate_order.lua "$customer" "r$round"
+		wrk_metrics_url=
 	done
 	wrk_server_pid=
 	load_vmhwm=$(proc_status_kib "$api_pid" VmHWM)
