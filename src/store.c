@@ -682,6 +682,16 @@ store_lead(struct store *st, enum cp_result *rc, bool *checkpoint)
 	}
 	pthread_mutex_unlock(&st->writer.lock);
 
+	/* A batch after a failed sync fails too. Linux reports a write-back
+	 * error once per open file (errseq_t), so this batch's fdatasync() can
+	 * return 0 although frames of the failed batch never reached the disk.
+	 * WAL frame checksums are cumulative (see the format notes in SQLite's
+	 * src/wal.c), so recovery would drop this batch's frames as well. */
+	if (batch != 0 && *rc == CP_OK && __atomic_load_n(&st->sync_failed, __ATOMIC_ACQUIRE)) {
+		log_error("batch failed: an earlier sync of the WAL failed; restart citypayd"
+		          " once the disk is fixed", "batch", log_int(batch), NULL);
+		*rc = CP_ERROR;
+	}
 	if (batch != 0 && *rc == CP_OK && !st->relaxed && store_sync_wal(st) != 0) {
 		__atomic_store_n(&st->sync_failed, true, __ATOMIC_RELEASE);
 		*rc = CP_ERROR;
