@@ -75,7 +75,7 @@ struct http_server {
 
 	/* Responses held for their commit (http_commit_async()). */
 	pthread_mutex_t defer_lock;
-	pthread_cond_t defer_idle;  /* signalled when a commit finishes during shutdown */
+	pthread_cond_t defer_idle;  /* broadcast when a handed-over commit finishes */
 	int suspended;              /* connections suspended for a commit */
 	bool defer_stopping;        /* hold no more responses on a suspended connection */
 	bool can_suspend;           /* a pool, not a thread per connection */
@@ -183,8 +183,9 @@ http_commit_done(void *arg, enum cp_result rc)
 		srv->suspended--;
 		MHD_resume_connection(r->conn);
 	}
-	if (srv->defer_stopping)
-		pthread_cond_broadcast(&srv->defer_idle);
+	/* Wakes http_stop(), and a pool thread that waits in http_hold() or
+	 * http_wait_commit(). */
+	pthread_cond_broadcast(&srv->defer_idle);
 	pthread_mutex_unlock(&srv->defer_lock);
 }
 
@@ -258,6 +259,25 @@ http_hold(struct http_request *r, int status, struct MHD_Response *resp)
 	}
 	pthread_mutex_unlock(&srv->defer_lock);
 	return finished ? http_release_held(r) : MHD_YES;
+}
+
+/*
+ * Wait until the commit handed over for r finishes. A handler that called
+ * http_defer_response() but got no response held (creating the response
+ * failed for lack of memory) must not return: libmicrohttpd frees r once
+ * the connection closes, and http_commit_done() would then write into
+ * freed memory.
+ */
+static void
+http_wait_commit(struct http_request *r)
+{
+	struct http_server *srv = r->srv;
+
+	r->deferred = false;
+	pthread_mutex_lock(&srv->defer_lock);
+	while (!r->commit_finished)
+		pthread_cond_wait(&srv->defer_idle, &srv->defer_lock);
+	pthread_mutex_unlock(&srv->defer_lock);
 }
 
 int
@@ -964,6 +984,8 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 	if (!r->responded)
 		ok = http_send_error(r, 500, "InternalServerError", NULL,
 		                     "the gateway failed to respond; the request id is in the log");
+	if (r->deferred)
+		http_wait_commit(r);
 	return ok == MHD_YES ? MHD_YES : MHD_NO;
 }
 
