@@ -23,6 +23,8 @@
  * of deadlines costs few scans. A connection is closed at most this late. */
 #define HTTP_DEADLINE_SLACK_US (100 * 1000)
 #define HTTP_ACCEPT_RETRY_US   (100 * 1000) /* pause after accept4() fails for lack of descriptors or memory */
+#define HTTP_DRAIN_US          (3 * HTTP_US_PER_S) /* longest wait at stop for responses in progress */
+#define HTTP_DRAIN_POLL_US     (10 * 1000)
 /* How long the deadline thread sleeps when no deadline is running. */
 #define HTTP_DEADLINE_IDLE_US (60 * HTTP_US_PER_S)
 /* Messages of libmicrohttpd logged per minute; the rest are counted. */
@@ -1347,6 +1349,35 @@ http_port(const struct http_server *srv)
 	return srv->port;
 }
 
+/*
+ * Wait, at most HTTP_DRAIN_US, until no connection has a response in
+ * progress, because MHD_stop_daemon() closes every connection without
+ * sending what is queued. A resumed connection whose order is durable
+ * would otherwise lose its 201. Under steady keep-alive load new requests
+ * keep arriving, and the wait ends at the limit.
+ */
+static void
+http_drain(struct http_server *srv)
+{
+	int64_t until = http_now_us() + HTTP_DRAIN_US;
+
+	for (;;) {
+		bool busy = false;
+
+		pthread_mutex_lock(&srv->conns_lock);
+		for (struct http_conn *c = srv->conns; c != NULL && !busy; c = c->next)
+			busy = c->phase == HTTP_PHASE_RESPONSE;
+		pthread_mutex_unlock(&srv->conns_lock);
+		if (!busy)
+			return;
+		if (http_now_us() >= until) {
+			log_warn("stopping with responses still in progress", NULL);
+			return;
+		}
+		usleep(HTTP_DRAIN_POLL_US);
+	}
+}
+
 void
 http_stop(struct http_server *srv)
 {
@@ -1363,12 +1394,14 @@ http_stop(struct http_server *srv)
 		pthread_join(srv->accept_thread, NULL);
 	pthread_join(srv->deadline_thread, NULL);
 
-	/* The store's committer still runs, so every held response leaves. */
+	/* The store's committer still runs, so every suspended connection is
+	 * resumed, and none is suspended from here on. */
 	pthread_mutex_lock(&srv->defer_lock);
 	srv->defer_stopping = true;
 	while (srv->suspended > 0)
 		pthread_cond_wait(&srv->defer_idle, &srv->defer_lock);
 	pthread_mutex_unlock(&srv->defer_lock);
+	http_drain(srv);
 
 	MHD_stop_daemon(srv->daemon);
 	http_server_free(srv);
