@@ -18,6 +18,7 @@ request's own thread does. The check holds for either thread.
 import os
 import re
 import shutil
+import signal
 import sys
 import unittest
 
@@ -81,13 +82,27 @@ class DurabilityOrderTest(harness.GatewayTestCase):
         return [STRACE, "-f", "-qq", "-y", "-s", "65536", "-o", cls.trace_path,
                 "-e", "trace=pwrite64,write,writev,sendto,sendmsg,fdatasync,fsync"]
 
+    def stop_traced_daemon(self):
+        """Send SIGTERM to citypayd itself and wait until strace exits.
+
+        strace blocks fatal signals for itself when it starts a program
+        with -o (option -I in strace(1)), so the harness's SIGTERM to strace
+        would leave citypayd running.
+        """
+        strace_pid = self.daemon.proc.pid
+        with open("/proc/%d/task/%d/children" % (strace_pid, strace_pid)) as f:
+            children = [int(pid) for pid in f.read().split()]
+        self.assertEqual(len(children), 1, "strace runs %d processes" % len(children))
+        os.kill(children[0], signal.SIGTERM)
+        self.assertEqual(self.daemon.stop(), 0, "citypayd did not exit cleanly")
+
     def test_created_after_wal_sync(self):
         order_tokens = []
         for _ in range(REQUESTS):
             fields, data = self.create_order()
             order_tokens.append(fields["order_token"])
         # The daemon must exit for strace to finish its log.
-        self.daemon.stop()
+        self.stop_traced_daemon()
 
         events = parse_trace(self.trace_path)
         responses = [i for i, (kind, _, text) in enumerate(events)
