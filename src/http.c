@@ -23,7 +23,7 @@
  * of deadlines costs few scans. A connection is closed at most this late. */
 #define HTTP_DEADLINE_SLACK_US (100 * 1000)
 #define HTTP_ACCEPT_RETRY_US   (100 * 1000) /* pause after accept4() fails for lack of descriptors or memory */
-#define HTTP_DRAIN_US          (3 * HTTP_US_PER_S) /* longest wait at stop for responses in progress */
+#define HTTP_DRAIN_US          (3 * HTTP_US_PER_S) /* maximum wait at stop for responses in progress */
 #define HTTP_DRAIN_POLL_US     (10 * 1000)
 /* How long the deadline thread sleeps when no deadline is running. */
 #define HTTP_DEADLINE_IDLE_US (60 * HTTP_US_PER_S)

@@ -682,9 +682,10 @@ store_lead(struct store *st, enum cp_result *rc, bool *checkpoint)
 	}
 	pthread_mutex_unlock(&st->writer.lock);
 
-	/* A batch after a failed sync fails too. Linux reports a write-back
-	 * error once per open file (errseq_t), so this batch's fdatasync() can
-	 * return 0 although frames of the failed batch never reached the disk.
+	/* A batch after a failed sync fails too. Since Linux 4.13 a write-back
+	 * error is reported once per open file description (errseq_t), so this
+	 * batch's fdatasync() can return 0 although frames of the failed batch
+	 * never reached the disk.
 	 * WAL frame checksums are cumulative (see the format notes in SQLite's
 	 * src/wal.c), so recovery would drop this batch's frames as well. */
 	if (batch != 0 && *rc == CP_OK && __atomic_load_n(&st->sync_failed, __ATOMIC_ACQUIRE)) {

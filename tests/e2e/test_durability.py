@@ -6,13 +6,13 @@ syncs the WAL with fdatasync() (src/store.c). The response of a write must
 come after that sync. This test runs citypayd under strace, which records
 every write to the WAL with the bytes written, every sync and every response
 send. It sends write requests one at a time. For each 201 Created it finds
-the first write into the WAL that contains the new order's token, which is
-the commit of that order, and checks that a sync of the WAL finished after
-that write and before the response left.
+the first write into the WAL that contains the new order's token: the commit
+of that order. It then checks that a sync of the WAL finished after that
+write and before the response left.
 
 In a pool, the store's committer thread commits and syncs a new order while
-the pool thread serves other connections; with a thread per connection, the
-request's own thread does. The check holds for either thread.
+the pool thread serves other connections. With a thread per connection, the
+request's own thread commits and syncs. The check holds for either thread.
 """
 
 import os
@@ -74,8 +74,8 @@ def parse_trace(path):
                  "cannot trace through")
 class DurabilityOrderTest(harness.GatewayTestCase):
 
-    # LeakSanitizer cannot run under ptrace and makes a sanitizer build
-    # exit with 1 at the end; the other tests check for leaks.
+    # LeakSanitizer cannot run under ptrace, so it makes a sanitizer build
+    # exit with 1 at the end. The other tests check for leaks.
     daemon_env = {"ASAN_OPTIONS": ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
                                                           "detect_leaks=0"]))}
 

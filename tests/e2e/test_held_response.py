@@ -64,8 +64,9 @@ LOAD_SIGNAL_AFTER_S = 5 * harness.SLOWDOWN
 
 # A library preloaded into citypayd that fails one fdatasync() of the WAL
 # with EIO, after a pause, once the file named by CITYPAY_TEST_SYNC_TRIGGER
-# exists. It removes that file, so the next fdatasync() succeeds. Linux
-# likewise reports a write-back error once per open file (errseq_t).
+# exists. It removes that file, so the next fdatasync() succeeds. Since
+# Linux 4.13 a write-back error is likewise reported once per open file
+# description (errseq_t).
 FAIL_SYNC_SOURCE = r"""
 #define _GNU_SOURCE
 #include <dlfcn.h>
