@@ -812,6 +812,32 @@ store_wait_batch(struct store *st)
 	return store_wait(st, &w);
 }
 
+/*
+ * Release the write transaction's savepoint into the open batch. On
+ * failure it unlocks the writer and returns CP_ERROR; on success the
+ * writer stays locked, so the caller can list its waiter first.
+ */
+static enum cp_result
+store_release(struct store *st)
+{
+	struct store_conn *c = &st->writer;
+
+	if (store_control(c, sql_release) != 0) {
+		store_control(c, sql_rollback_to);
+		store_control(c, sql_release);
+		store_batch_lost(st);
+		pthread_mutex_unlock(&c->lock);
+		return CP_ERROR;
+	}
+	if (store_batch_lost(st)) {
+		pthread_mutex_unlock(&c->lock);
+		return CP_ERROR;
+	}
+	__atomic_add_fetch(&st->transactions, 1, __ATOMIC_RELAXED);
+	st->batch_released++;
+	return CP_OK;
+}
+
 enum cp_result
 store_commit(struct store *st)
 {
@@ -830,19 +856,8 @@ store_commit(struct store *st)
 			rc = CP_ERROR;
 		return rc;
 	}
-	if (store_control(c, sql_release) != 0) {
-		store_control(c, sql_rollback_to);
-		store_control(c, sql_release);
-		store_batch_lost(st);
-		pthread_mutex_unlock(&c->lock);
+	if (store_release(st) != CP_OK)
 		return CP_ERROR;
-	}
-	if (store_batch_lost(st)) {
-		pthread_mutex_unlock(&c->lock);
-		return CP_ERROR;
-	}
-	__atomic_add_fetch(&st->transactions, 1, __ATOMIC_RELAXED);
-	st->batch_released++;
 	return store_wait_batch(st);
 }
 
@@ -878,21 +893,10 @@ store_commit_async(struct store *st, const struct store_async *async)
 	pthread_mutex_unlock(&st->sync_lock);
 
 	store_current = NULL;
-	if (store_control(c, sql_release) != 0) {
-		store_control(c, sql_rollback_to);
-		store_control(c, sql_release);
-		store_batch_lost(st);
-		pthread_mutex_unlock(&c->lock);
+	if (store_release(st) != CP_OK) {
 		free(w);
 		return CP_ERROR;
 	}
-	if (store_batch_lost(st)) {
-		pthread_mutex_unlock(&c->lock);
-		free(w);
-		return CP_ERROR;
-	}
-	__atomic_add_fetch(&st->transactions, 1, __ATOMIC_RELAXED);
-	st->batch_released++;
 
 	/* Listed before the writer is released, so the leader that commits
 	 * the batch finds it. */
