@@ -38,4 +38,8 @@ void gateway_events_written(const struct gateway *gw);
 /* Write a random identifier with a prefix: "evt_" + 26 base32 characters. */
 void gateway_random_id(const char *prefix, char *out, size_t len);
 
+/* Write a request id of 26 base32 characters, unique but not secret: its
+ * random bytes come from a buffer that each thread refills. */
+void gateway_request_id(char *out, size_t len);
+
 #endif

@@ -625,7 +625,7 @@ http_request_new(struct http_server *srv, struct MHD_Connection *conn, const cha
 	r->method = method;
 	r->path = url;
 	r->started_us = http_now_us();
-	gateway_random_id("", r->id, sizeof(r->id));
+	gateway_request_id(r->id, sizeof(r->id));
 
 	http_find_peer(conn, &r->peer);
 	http_find_client(r, srv->gw->cfg);

@@ -35,8 +35,10 @@ log_level_parse(const char *text, enum log_level *level)
 void
 log_set_request_id(const char *request_id)
 {
-	snprintf(log_request_id, sizeof(log_request_id), "%s",
-	         request_id ? request_id : "");
+	size_t n = request_id != NULL ? strnlen(request_id, sizeof(log_request_id) - 1) : 0;
+
+	memcpy(log_request_id, request_id != NULL ? request_id : "", n);
+	log_request_id[n] = '\0';
 }
 
 const char *
@@ -48,8 +50,19 @@ log_request_id_get(void)
 const char *
 log_format_int(char *buf, int64_t value)
 {
-	snprintf(buf, 24, "%lld", (long long)value);
-	return buf;
+	/* Digits from the end of buf; the magnitude is taken as unsigned so
+	 * that INT64_MIN needs no special case. buf has room for 24 bytes. */
+	uint64_t v = value < 0 ? 0 - (uint64_t)value : (uint64_t)value;
+	char *p = buf + 23;
+
+	*p = '\0';
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	if (value < 0)
+		*--p = '-';
+	return p;
 }
 
 static bool

@@ -36,7 +36,8 @@ const char *log_request_id_get(void);
 /* Write one line: msg, then key/value string pairs ending with NULL. */
 void log_write(enum log_level level, const char *msg, ...);
 
-/* Format an integer into a caller-provided buffer, for a log value. */
+/* Format an integer for a log value into buf, which has room for 24 bytes;
+ * returns where the digits start within buf. */
 const char *log_format_int(char *buf, int64_t value);
 #define log_int(value) log_format_int((char[24]){0}, (int64_t)(value))
 
