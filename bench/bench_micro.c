@@ -203,14 +203,15 @@ bench_order_view(void *arg)
 {
 	struct bench_context *ctx = arg;
 	struct order o;
+	struct order_owner owner;
 	json_object *data = NULL;
 	enum cp_result rc;
 
 	if (store_begin_read(ctx->gw.store) != CP_OK)
 		return 1;
-	rc = store_order_find_token(ctx->gw.store, ctx->order_token, &o);
+	rc = store_order_find_public(ctx->gw.store, ctx->order_token, &o, &owner);
 	if (rc == CP_OK)
-		data = views_order(&ctx->gw, &o, false);
+		data = views_order_public(&ctx->gw, &o, &owner);
 	store_rollback(ctx->gw.store);
 	if (data == NULL) {
 		fprintf(stderr, "bench_micro: order %s: %s\n", ctx->order_token, cp_strerror(rc));

@@ -246,14 +246,15 @@ api_order_info(struct http_request *r)
 {
 	const char *token = r->path + strlen("/order/");
 	struct order o;
+	struct order_owner owner;
 	enum cp_result rc;
 
 	if (!validate_public_token(token, CP_ORDER_TOKEN_MAX))
 		return api_not_found(r, "order");
 	if (store_begin_read(r->gw->store) != CP_OK)
 		return api_internal_error(r, "order lookup");
-	rc = store_order_find_token(r->gw->store, token, &o);
-	json_object *data = rc == CP_OK ? views_order(r->gw, &o, false) : NULL;
+	rc = store_order_find_public(r->gw->store, token, &o, &owner);
+	json_object *data = rc == CP_OK ? views_order_public(r->gw, &o, &owner) : NULL;
 	store_rollback(r->gw->store);
 
 	if (rc == CP_NOT_FOUND)

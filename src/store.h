@@ -104,6 +104,13 @@ struct access_token {
 	char last_used_ip[IPADDR_TEXT_MAX];
 };
 
+/* The merchant's and the token's fields shown in an order's public view. */
+struct order_owner {
+	char company[200 * 4 + 1];      /* the size of struct merchant's company */
+	char success_url[CP_URL_MAX + 1];
+	char cancel_url[CP_URL_MAX + 1];
+};
+
 struct order {
 	int64_t id;
 	int64_t merchant_id;
@@ -323,6 +330,10 @@ enum cp_result store_token_rotate_secret(struct store *st, int64_t merchant_id,
 enum cp_result store_order_insert(struct store *st, struct order *o);
 enum cp_result store_order_get(struct store *st, int64_t id, struct order *o);
 enum cp_result store_order_find_token(struct store *st, const char *token, struct order *o);
+/* Find an order by its token together with its owner's fields, in one
+ * query instead of three. */
+enum cp_result store_order_find_public(struct store *st, const char *token, struct order *o,
+                                       struct order_owner *owner);
 /*
  * Write every mutable column of o, but only while the stored status is
  * still `expected`: CP_CONFLICT when another writer changed it first.

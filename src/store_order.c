@@ -5,11 +5,15 @@
 
 #include "store_internal.h"
 
+/* Qualified, so that a query may join the merchant's and token's rows. */
 #define ORDER_COLUMNS \
-	"id, merchant_id, token_id, token, client_order_id, mode, amount_fiat," \
-	" currency, email, description, lang, status, coin, address, amount_crypto," \
-	" exchange_rate, tolerance_under_pct, tolerance_over_pct, created_at_ms," \
-	" expires_at_ms, updated_at_ms"
+	"orders.id, orders.merchant_id, orders.token_id, orders.token," \
+	" orders.client_order_id, orders.mode, orders.amount_fiat, orders.currency," \
+	" orders.email, orders.description, orders.lang, orders.status, orders.coin," \
+	" orders.address, orders.amount_crypto, orders.exchange_rate," \
+	" orders.tolerance_under_pct, orders.tolerance_over_pct," \
+	" orders.created_at_ms, orders.expires_at_ms, orders.updated_at_ms"
+#define ORDER_COLUMN_COUNT 21
 
 static void
 order_from_row(sqlite3_stmt *stmt, struct order *o)
@@ -95,6 +99,28 @@ store_order_find_token(struct store *st, const char *token, struct order *o)
 	static const char sql[] = "SELECT " ORDER_COLUMNS " FROM orders WHERE token = ?";
 
 	return store_order_one(st, store_stmt(st, sql, "t", token), o);
+}
+
+enum cp_result
+store_order_find_public(struct store *st, const char *token, struct order *o,
+                        struct order_owner *owner)
+{
+	static const char sql[] = "SELECT " ORDER_COLUMNS ", merchants.company,"
+		" access_tokens.success_url, access_tokens.cancel_url FROM orders"
+		" JOIN merchants ON merchants.id = orders.merchant_id"
+		" JOIN access_tokens ON access_tokens.id = orders.token_id"
+		" WHERE orders.token = ?";
+	sqlite3_stmt *stmt = store_stmt(st, sql, "t", token);
+	enum cp_result rc = store_step_row(st, stmt);
+
+	if (rc != CP_OK)
+		return rc;
+	order_from_row(stmt, o);
+	store_col_text(stmt, ORDER_COLUMN_COUNT, owner->company, sizeof(owner->company));
+	store_col_text(stmt, ORDER_COLUMN_COUNT + 1, owner->success_url, sizeof(owner->success_url));
+	store_col_text(stmt, ORDER_COLUMN_COUNT + 2, owner->cancel_url, sizeof(owner->cancel_url));
+	sqlite3_reset(stmt);
+	return CP_OK;
 }
 
 enum cp_result

@@ -134,8 +134,13 @@ views_order_amounts(json_object *data, const struct order *o, int fiat_scale)
 		coin ? views_decimal(o->amount_crypto, coin->scale, false) : NULL);
 }
 
-json_object *
-views_order(struct gateway *gw, const struct order *o, bool include_private)
+/*
+ * Build the order object from o, its owner's fields and, for the private
+ * views, the token's callback URLs (one per line; NULL for the public view).
+ */
+static json_object *
+views_order_build(struct gateway *gw, const struct order *o, const struct order_owner *owner,
+                  const char *callback_urls)
 {
 	const struct money_currency *cur = money_currency_find(o->currency);
 	const struct money_coin *coin = money_coin_find(o->coin);
@@ -149,14 +154,10 @@ views_order(struct gateway *gw, const struct order *o, bool include_private)
 		           .tolerance_under_pct = o->tolerance_under_pct,
 		           .tolerance_over_pct = o->tolerance_over_pct },
 	};
-	struct merchant m;
-	struct access_token t;
 	char text[CP_URL_MAX + 64];
 	int64_t left = o->expires_at_ms - gateway_now_ms(gw);
 
-	if (store_merchant_get(gw->store, o->merchant_id, &m) != CP_OK ||
-	    store_token_get(gw->store, o->token_id, &t) != CP_OK ||
-	    store_tx_list(gw->store, o->id, 0, views_tx, &walk) != CP_OK) {
+	if (store_tx_list(gw->store, o->id, 0, views_tx, &walk) != CP_OK) {
 		json_object_put(data);
 		json_object_put(status);
 		json_object_put(urls);
@@ -164,7 +165,7 @@ views_order(struct gateway *gw, const struct order *o, bool include_private)
 		return NULL;
 	}
 
-	json_object_object_add(data, "companyName", json_object_new_string(m.company));
+	json_object_object_add(data, "companyName", json_object_new_string(owner->company));
 	json_object_object_add(data, "id", json_object_new_int64(o->id));
 	json_object_object_add(data, "customerId", json_object_new_int64(o->merchant_id));
 	json_object_object_add(data, "token", json_object_new_string(o->token));
@@ -186,19 +187,19 @@ views_order(struct gateway *gw, const struct order *o, bool include_private)
 	json_object_object_add(data, "status", status);
 	json_object_object_add(data, "late",
 		json_object_new_boolean(order_payment_is_late(o->status, &walk.facts)));
-	json_object_object_add(urls, "successUrl", views_string_or_null(t.success_url));
-	json_object_object_add(urls, "cancelUrl", views_string_or_null(t.cancel_url));
+	json_object_object_add(urls, "successUrl", views_string_or_null(owner->success_url));
+	json_object_object_add(urls, "cancelUrl", views_string_or_null(owner->cancel_url));
 	json_object_object_add(data, "urls", urls);
 	json_object_object_add(data, "transactions", walk.list);
 	json_object_object_add(data, "sandbox", json_object_new_boolean(o->mode == TOKEN_MODE_SANDBOX));
 
-	if (include_private) {
+	if (callback_urls != NULL) {
 		json_object_object_add(data, "email", views_string_or_null(o->email));
 		json_object_object_add(data, "description", views_string_or_null(o->description));
 		json_object *list = json_object_new_array();
 		char url[CP_URL_MAX + 1];
 
-		for (const char *p = t.callback_urls; *p != '\0';) {
+		for (const char *p = callback_urls; *p != '\0';) {
 			size_t n = strcspn(p, "\n");
 			if (n > 0 && n < sizeof(url)) {
 				memcpy(url, p, n);
@@ -210,6 +211,28 @@ views_order(struct gateway *gw, const struct order *o, bool include_private)
 		json_object_object_add(data, "callbackUrls", list);
 	}
 	return data;
+}
+
+json_object *
+views_order(struct gateway *gw, const struct order *o, bool include_private)
+{
+	struct order_owner owner;
+	struct merchant m;
+	struct access_token t;
+
+	if (store_merchant_get(gw->store, o->merchant_id, &m) != CP_OK ||
+	    store_token_get(gw->store, o->token_id, &t) != CP_OK)
+		return NULL;
+	snprintf(owner.company, sizeof(owner.company), "%s", m.company);
+	snprintf(owner.success_url, sizeof(owner.success_url), "%s", t.success_url);
+	snprintf(owner.cancel_url, sizeof(owner.cancel_url), "%s", t.cancel_url);
+	return views_order_build(gw, o, &owner, include_private ? t.callback_urls : NULL);
+}
+
+json_object *
+views_order_public(struct gateway *gw, const struct order *o, const struct order_owner *owner)
+{
+	return views_order_build(gw, o, owner, NULL);
 }
 
 json_object *

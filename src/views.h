@@ -32,6 +32,12 @@ void views_format_time(int64_t ms, bool seconds, char *buf, size_t len);
  */
 json_object *views_order(struct gateway *gw, const struct order *o, bool include_private);
 
+/* The public order object from an order and its owner's fields, as
+ * store_order_find_public() reads them; the same as views_order(gw, o,
+ * false) without its two reads. */
+json_object *views_order_public(struct gateway *gw, const struct order *o,
+                                const struct order_owner *owner);
+
 /* The deposit object: its token, currency and one address per coin. */
 json_object *views_deposit(struct gateway *gw, const struct deposit *d);
 
