@@ -3,9 +3,10 @@
 # nginx when missing, builds the daemon and the programs in bench/ with
 # optimisation and without sanitizers, then measures on loopback only:
 #
-#   1. wrk load in rounds: in each round the nginx baseline, GET /healthz
-#      (the daemon's HTTP layer with no store access), GET /order/{token}
-#      over 100,000 seeded orders and POST /api/generateOrder, each for
+#   1. wrk load in rounds: in each round the nginx baseline, libmicrohttpd
+#      alone (bench/mhd_floor.c, the library's ceiling), GET /healthz (the
+#      daemon's HTTP layer with no store access), GET /order/{token} over
+#      100,000 seeded orders and POST /api/generateOrder, each for
 #      BENCH_SECONDS; medians over BENCH_RUNS rounds;
 #   2. the microbenchmarks of bench/bench_micro.c;
 #   3. callback deliveries per second to nginx;
@@ -18,8 +19,8 @@
 # Settings (environment): BENCH_RUNS, BENCH_SECONDS, BENCH_QUICK,
 # BENCH_BUILD (build directory, default build-bench), BENCH_CALLBACKS
 # (events to deliver), BENCH_LARGE_ORDERS (orders of the memory run),
-# BENCH_HTTP_THREADS (the daemon's server.threads, or its default when
-# unset).
+# BENCH_HTTP_THREADS (the daemon's server.threads and mhd_floor's --threads,
+# or their default when unset).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -84,7 +85,7 @@ build_programs() {
 	cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCITYPAY_SANITIZE=OFF \
 		-DCITYPAY_BENCH=ON -DCITYPAY_BROWSER_TESTS=OFF >/dev/null
 	cmake --build "$build" -j "$(nproc)" --target citypayd citypayctl bench_seed bench_micro \
-		>/dev/null
+		mhd_floor >/dev/null
 }
 
 # ---------------------------------------------------------------------------
@@ -165,6 +166,45 @@ start_nginx() {
 	size=$(curl -s -o /dev/null -w '%{size_download}' "http://127.0.0.1:$nginx_port/")
 	if [ "$size" != 150 ]; then
 		log "the nginx baseline answers $size bytes instead of 150; check bench/nginx.conf.in"
+		exit 1
+	fi
+}
+
+# Start bench/mhd_floor.c, libmicrohttpd alone, with the daemon's thread
+# count; sets mhd_floor_pid and mhd_floor_port. Its body must be the nginx
+# baseline's, byte for byte.
+start_mhd_floor() {
+	local logfile=$tmp/mhd_floor.log thread_args=() size url
+
+	mhd_floor_port=$(free_port)
+	url=http://127.0.0.1:$mhd_floor_port/
+	if [ -n "$http_threads" ]; then
+		thread_args=(--threads "$http_threads")
+	fi
+	"$build/mhd_floor" --port "$mhd_floor_port" "${thread_args[@]}" 2>"$logfile" &
+	mhd_floor_pid=$!
+	pids+=("$mhd_floor_pid")
+	for _ in $(seq 150); do
+		if curl -s -o /dev/null --max-time 1 "$url"; then
+			break
+		fi
+		if ! kill -0 "$mhd_floor_pid" 2>/dev/null; then
+			log "mhd_floor exited at start; its messages:"
+			cat "$logfile" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	wait_http "$url"
+	record_command "$build/mhd_floor" --port "$mhd_floor_port" "${thread_args[@]}"
+
+	size=$(curl -s -o /dev/null -w '%{size_download}' "$url")
+	if [ "$size" != 150 ]; then
+		log "mhd_floor answers $size bytes instead of 150; check bench/mhd_floor.c"
+		exit 1
+	fi
+	if ! cmp -s <(curl -s "$url") <(curl -s "http://127.0.0.1:$nginx_port/"); then
+		log "mhd_floor and the nginx baseline send different bodies; copy the body of bench/nginx.conf.in into bench/mhd_floor.c"
 		exit 1
 	fi
 }
@@ -357,6 +397,11 @@ measure_http() {
 		# With a thread per connection, the threads end with wrk's
 		# connections and take their counts along: nothing to report.
 		if [ "$http_threads" != 0 ]; then
+			wrk_server_pid=$mhd_floor_pid
+		fi
+		run_wrk mhd_floor "$round" "$mhd_floor_port" "http://127.0.0.1:$mhd_floor_port/" \
+			wrk_get.lua "/?n=" "$get_orders" 200
+		if [ "$http_threads" != 0 ]; then
 			wrk_server_pid=$api_pid
 		fi
 		run_wrk healthz "$round" "$daemon_port" "$base" wrk_get.lua "/healthz?n=" "$get_orders" 200
@@ -515,6 +560,7 @@ main() {
 	record_command "nginx -p \$TMP/nginx -e \$TMP/nginx/error.log -c \$TMP/nginx/nginx.conf  # from bench/nginx.conf.in"
 
 	start_nginx
+	start_mhd_floor
 	write_settings
 	measure_http
 	measure_callbacks
