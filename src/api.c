@@ -191,13 +191,13 @@ api_generate_order(struct http_request *r)
 	const struct money_currency *cur = money_currency_find(o.currency);
 	json_object *data = json_object_new_object();
 	api_payment_url(r, "invoice", o.token, url, sizeof(url));
-	json_object_object_add(data, "id", json_object_new_int64(o.id));
-	json_object_object_add(data, "payment_url", json_object_new_string(url));
-	json_object_object_add(data, "token", json_object_new_string(o.token));
-	json_object_object_add(data, "status", json_object_new_string(order_status_code(o.status)));
-	json_object_object_add(data, "amount", views_decimal(o.amount_fiat, cur ? cur->scale : 2, true));
-	json_object_object_add(data, "currency", json_object_new_string(o.currency));
-	json_object_object_add(data, "expires_at", json_object_new_int64(o.expires_at_ms / 1000));
+	views_add(data, "id", json_object_new_int64(o.id));
+	views_add(data, "payment_url", json_object_new_string(url));
+	views_add(data, "token", json_object_new_string(o.token));
+	views_add(data, "status", json_object_new_string(order_status_code(o.status)));
+	views_add(data, "amount", views_decimal(o.amount_fiat, cur ? cur->scale : 2, true));
+	views_add(data, "currency", json_object_new_string(o.currency));
+	views_add(data, "expires_at", json_object_new_int64(o.expires_at_ms / 1000));
 	if (replayed)
 		return http_send_success(r, 200, data, "Idempotent-Replayed", "true");
 	return http_send_success(r, 201, data, NULL, NULL);
@@ -423,7 +423,7 @@ api_healthz(struct http_request *r)
 {
 	json_object *data = json_object_new_object();
 
-	json_object_object_add(data, "status", json_object_new_string("ok"));
+	views_add(data, "status", json_object_new_string("ok"));
 	return http_send_json(r, 200, data);
 }
 

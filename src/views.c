@@ -73,9 +73,9 @@ views_currency(const char *code)
 	const struct money_currency *c = money_currency_find(code);
 	json_object *obj = json_object_new_object();
 
-	json_object_object_add(obj, "id", json_object_new_int(c ? c->numeric : 0));
-	json_object_object_add(obj, "currency", json_object_new_string(c ? c->name : code));
-	json_object_object_add(obj, "abbreviation", json_object_new_string(code));
+	views_add(obj, "id", json_object_new_int(c ? c->numeric : 0));
+	views_add(obj, "currency", json_object_new_string(c ? c->name : code));
+	views_add(obj, "abbreviation", json_object_new_string(code));
 	return obj;
 }
 
@@ -101,22 +101,22 @@ views_tx(const struct chain_tx *tx, void *arg)
 	w->fiat_total += tx->amount_fiat;
 	order_facts_add(&w->facts, w->order->expires_at_ms, tx->amount, tx->confirmed,
 	                tx->created_at_ms);
-	json_object_object_add(fiat, "base", views_decimal(base, w->fiat_scale, true));
-	json_object_object_add(fiat, "total", views_decimal(w->fiat_total, w->fiat_scale, true));
-	json_object_object_add(fiat, "underPaid", views_decimal(
+	views_add(fiat, "base", views_decimal(base, w->fiat_scale, true));
+	views_add(fiat, "total", views_decimal(w->fiat_total, w->fiat_scale, true));
+	views_add(fiat, "underPaid", views_decimal(
 		w->fiat_total < base ? base - w->fiat_total : 0, w->fiat_scale, true));
-	json_object_object_add(fiat, "overPaid", views_decimal(
+	views_add(fiat, "overPaid", views_decimal(
 		w->fiat_total > base ? w->fiat_total - base : 0, w->fiat_scale, true));
 
 	views_format_time(tx->created_at_ms, false, time_text, sizeof(time_text));
-	json_object_object_add(item, "id", json_object_new_int64(tx->id));
-	json_object_object_add(item, "hash", json_object_new_string(tx->hash));
-	json_object_object_add(item, "coin", json_object_new_string(tx->coin));
-	json_object_object_add(item, "amount", views_decimal(tx->amount, w->coin_scale, false));
-	json_object_object_add(item, "amountFiat", fiat);
-	json_object_object_add(item, "confirmations", json_object_new_int(tx->confirmations));
-	json_object_object_add(item, "createdAt", json_object_new_string(time_text));
-	json_object_object_add(item, "createdAtMiliseconds", json_object_new_int64(tx->created_at_ms));
+	views_add(item, "id", json_object_new_int64(tx->id));
+	views_add(item, "hash", json_object_new_string(tx->hash));
+	views_add(item, "coin", json_object_new_string(tx->coin));
+	views_add(item, "amount", views_decimal(tx->amount, w->coin_scale, false));
+	views_add(item, "amountFiat", fiat);
+	views_add(item, "confirmations", json_object_new_int(tx->confirmations));
+	views_add(item, "createdAt", json_object_new_string(time_text));
+	views_add(item, "createdAtMiliseconds", json_object_new_int64(tx->created_at_ms));
 	json_object_array_add(w->list, item);
 }
 
@@ -125,12 +125,12 @@ views_order_amounts(json_object *data, const struct order *o, int fiat_scale)
 {
 	const struct money_coin *coin = money_coin_find(o->coin);
 
-	json_object_object_add(data, "amountFiat", views_decimal(o->amount_fiat, fiat_scale, true));
-	json_object_object_add(data, "coin", views_string_or_null(o->coin));
-	json_object_object_add(data, "coinBaseName", coin ? json_object_new_string(coin->base_name) : NULL);
-	json_object_object_add(data, "exchangeRate",
+	views_add(data, "amountFiat", views_decimal(o->amount_fiat, fiat_scale, true));
+	views_add(data, "coin", views_string_or_null(o->coin));
+	views_add(data, "coinBaseName", coin ? json_object_new_string(coin->base_name) : NULL);
+	views_add(data, "exchangeRate",
 		o->exchange_rate[0] ? views_decimal_text(o->exchange_rate) : NULL);
-	json_object_object_add(data, "amount",
+	views_add(data, "amount",
 		coin ? views_decimal(o->amount_crypto, coin->scale, false) : NULL);
 }
 
@@ -165,37 +165,37 @@ views_order_build(struct gateway *gw, const struct order *o, const struct order_
 		return NULL;
 	}
 
-	json_object_object_add(data, "companyName", json_object_new_string(owner->company));
-	json_object_object_add(data, "id", json_object_new_int64(o->id));
-	json_object_object_add(data, "customerId", json_object_new_int64(o->merchant_id));
-	json_object_object_add(data, "token", json_object_new_string(o->token));
-	json_object_object_add(data, "orderId", json_object_new_string(o->client_order_id));
+	views_add(data, "companyName", json_object_new_string(owner->company));
+	views_add(data, "id", json_object_new_int64(o->id));
+	views_add(data, "customerId", json_object_new_int64(o->merchant_id));
+	views_add(data, "token", json_object_new_string(o->token));
+	views_add(data, "orderId", json_object_new_string(o->client_order_id));
 	views_order_amounts(data, o, walk.fiat_scale);
-	json_object_object_add(data, "currency", views_currency(o->currency));
+	views_add(data, "currency", views_currency(o->currency));
 	views_format_time(o->created_at_ms, false, text, sizeof(text));
-	json_object_object_add(data, "createdAt", json_object_new_string(text));
-	json_object_object_add(data, "createdAtMiliseconds", json_object_new_int64(o->created_at_ms));
-	json_object_object_add(data, "type", json_object_new_string("Order"));
-	json_object_object_add(data, "expiresAt", json_object_new_int64(o->expires_at_ms));
-	json_object_object_add(data, "expirationTime", json_object_new_int64(left > 0 ? left : 0));
-	json_object_object_add(data, "address", views_string_or_null(o->address));
+	views_add(data, "createdAt", json_object_new_string(text));
+	views_add(data, "createdAtMiliseconds", json_object_new_int64(o->created_at_ms));
+	views_add(data, "type", json_object_new_string("Order"));
+	views_add(data, "expiresAt", json_object_new_int64(o->expires_at_ms));
+	views_add(data, "expirationTime", json_object_new_int64(left > 0 ? left : 0));
+	views_add(data, "address", views_string_or_null(o->address));
 	views_payment_uri(o, text, sizeof(text));
-	json_object_object_add(data, "qrCode", views_string_or_null(text));
+	views_add(data, "qrCode", views_string_or_null(text));
 
-	json_object_object_add(status, "code", json_object_new_string(order_status_code(o->status)));
-	json_object_object_add(status, "label", json_object_new_string(order_status_label(o->status)));
-	json_object_object_add(data, "status", status);
-	json_object_object_add(data, "late",
+	views_add(status, "code", json_object_new_string(order_status_code(o->status)));
+	views_add(status, "label", json_object_new_string(order_status_label(o->status)));
+	views_add(data, "status", status);
+	views_add(data, "late",
 		json_object_new_boolean(order_payment_is_late(o->status, &walk.facts)));
-	json_object_object_add(urls, "successUrl", views_string_or_null(owner->success_url));
-	json_object_object_add(urls, "cancelUrl", views_string_or_null(owner->cancel_url));
-	json_object_object_add(data, "urls", urls);
-	json_object_object_add(data, "transactions", walk.list);
-	json_object_object_add(data, "sandbox", json_object_new_boolean(o->mode == TOKEN_MODE_SANDBOX));
+	views_add(urls, "successUrl", views_string_or_null(owner->success_url));
+	views_add(urls, "cancelUrl", views_string_or_null(owner->cancel_url));
+	views_add(data, "urls", urls);
+	views_add(data, "transactions", walk.list);
+	views_add(data, "sandbox", json_object_new_boolean(o->mode == TOKEN_MODE_SANDBOX));
 
 	if (callback_urls != NULL) {
-		json_object_object_add(data, "email", views_string_or_null(o->email));
-		json_object_object_add(data, "description", views_string_or_null(o->description));
+		views_add(data, "email", views_string_or_null(o->email));
+		views_add(data, "description", views_string_or_null(o->description));
 		json_object *list = json_object_new_array();
 		char url[CP_URL_MAX + 1];
 
@@ -208,7 +208,7 @@ views_order_build(struct gateway *gw, const struct order *o, const struct order_
 			}
 			p += n + (p[n] == '\n');
 		}
-		json_object_object_add(data, "callbackUrls", list);
+		views_add(data, "callbackUrls", list);
 	}
 	return data;
 }
@@ -241,13 +241,13 @@ views_deposit(struct gateway *gw, const struct deposit *d)
 	json_object *data = json_object_new_object();
 	json_object *addresses = json_object_new_array();
 
-	json_object_object_add(data, "id", json_object_new_int64(d->id));
-	json_object_object_add(data, "token", json_object_new_string(d->token));
-	json_object_object_add(data, "depositId", json_object_new_string(d->client_deposit_id));
-	json_object_object_add(data, "depositToken", json_object_new_string(d->deposit_token));
-	json_object_object_add(data, "currency", views_currency(d->currency));
-	json_object_object_add(data, "type", json_object_new_string("Deposit"));
-	json_object_object_add(data, "sandbox", json_object_new_boolean(d->mode == TOKEN_MODE_SANDBOX));
+	views_add(data, "id", json_object_new_int64(d->id));
+	views_add(data, "token", json_object_new_string(d->token));
+	views_add(data, "depositId", json_object_new_string(d->client_deposit_id));
+	views_add(data, "depositToken", json_object_new_string(d->deposit_token));
+	views_add(data, "currency", views_currency(d->currency));
+	views_add(data, "type", json_object_new_string("Deposit"));
+	views_add(data, "sandbox", json_object_new_boolean(d->mode == TOKEN_MODE_SANDBOX));
 
 	for (size_t i = 0; i < money_coin_count(); i++) {
 		const struct money_coin *coin = money_coin_at(i);
@@ -257,11 +257,11 @@ views_deposit(struct gateway *gw, const struct deposit *d)
 		                             sizeof(address)) != CP_OK)
 			continue;
 		json_object *item = json_object_new_object();
-		json_object_object_add(item, "coin", json_object_new_string(coin->code));
-		json_object_object_add(item, "coinBaseName", json_object_new_string(coin->base_name));
-		json_object_object_add(item, "address", json_object_new_string(address));
+		views_add(item, "coin", json_object_new_string(coin->code));
+		views_add(item, "coinBaseName", json_object_new_string(coin->base_name));
+		views_add(item, "address", json_object_new_string(address));
 		json_object_array_add(addresses, item);
 	}
-	json_object_object_add(data, "addresses", addresses);
+	views_add(data, "addresses", addresses);
 	return data;
 }
