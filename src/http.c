@@ -849,21 +849,20 @@ http_conn_started(struct http_server *srv, struct MHD_Connection *conn, void **s
 {
 	const union MHD_ConnectionInfo *info =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	struct http_conn *c;
+	struct http_conn *c = info != NULL ? calloc(1, sizeof(*c)) : NULL;
 	struct ipaddr peer;
 
-	/* From here on, the connection counts in open_conns once listed. */
-	pthread_mutex_lock(&srv->conns_lock);
-	if (srv->pending_conns-- + srv->open_conns == CP_CONNECTIONS_MAX)
-		pthread_cond_signal(&srv->conns_room);
-	pthread_mutex_unlock(&srv->conns_lock);
-	if (info == NULL)
-		return;
-	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
-		/* An unlisted connection would have no deadline. */
-		log_error("new connection closed for lack of memory", NULL);
-		shutdown(info->connect_fd, SHUT_RDWR);
+		/* An unlisted connection is no longer counted, and it gets no
+		 * deadline, so it is closed. */
+		pthread_mutex_lock(&srv->conns_lock);
+		if (srv->pending_conns-- + srv->open_conns == CP_CONNECTIONS_MAX)
+			pthread_cond_signal(&srv->conns_room);
+		pthread_mutex_unlock(&srv->conns_lock);
+		if (info != NULL) {
+			log_error("new connection closed for lack of memory", NULL);
+			shutdown(info->connect_fd, SHUT_RDWR);
+		}
 		return;
 	}
 	c->srv = srv;
@@ -871,12 +870,15 @@ http_conn_started(struct http_server *srv, struct MHD_Connection *conn, void **s
 	http_find_peer(conn, &peer);
 	ipaddr_format(&peer, c->peer_text, sizeof(c->peer_text));
 
+	/* Moved from pending to open in one step: in between, the count would
+	 * be one short and the accept thread could take a connection too many. */
 	pthread_mutex_lock(&srv->conns_lock);
+	srv->pending_conns--;
+	srv->open_conns++;
 	c->next = srv->conns;
 	if (srv->conns != NULL)
 		srv->conns->prev = c;
 	srv->conns = c;
-	srv->open_conns++;
 	http_conn_enter_locked(c, HTTP_PHASE_HEADERS, http_now_us());
 	pthread_mutex_unlock(&srv->conns_lock);
 	*socket_context = c;
