@@ -576,9 +576,10 @@ http_join_header(void *cls, enum MHD_ValueKind kind, const char *key, const char
  * read, and only the one the operator chose: a client could add the other
  * header itself. Every line of that header counts (RFC 9110 joins repeated
  * lines), so a line the client sent cannot hide the one the proxy appended.
- * A header too long to read whole leaves the proxy as the client.
+ * A header too long to read whole leaves the proxy as the client. Returns
+ * true when a proxy's header was read, false when the peer is the client.
  */
-static void
+static bool
 http_find_client(struct http_request *r, const struct config *cfg)
 {
 	/* Not cleared as a whole: its text buffer is large and only read up to len. */
@@ -586,17 +587,28 @@ http_find_client(struct http_request *r, const struct config *cfg)
 
 	r->client = r->peer;
 	if (!ipnet_list_contains(cfg->trusted_proxies, cfg->trusted_proxy_count, &r->peer))
-		return;
+		return false;
 	join.len = 0;
 	join.overflow = false;
 	join.name = cfg->forwarded_rfc7239 ? "Forwarded" : "X-Forwarded-For";
 	join.text[0] = '\0';
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, http_join_header, &join);
 	if (join.overflow || join.len == 0)
-		return;
+		return false;
 	ipaddr_client(&r->peer, cfg->forwarded_rfc7239 ? NULL : join.text,
 	              cfg->forwarded_rfc7239 ? join.text : NULL,
 	              cfg->trusted_proxies, cfg->trusted_proxy_count, &r->client);
+	return true;
+}
+
+/* The entry of a connection in the deadline list, or NULL. */
+static struct http_conn *
+http_conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info != NULL ? info->socket_context : NULL;
 }
 
 /* Find the TCP peer of a connection; 0.0.0.0 when libmicrohttpd has none. */
@@ -616,6 +628,7 @@ http_request_new(struct http_server *srv, struct MHD_Connection *conn, const cha
                  const char *url)
 {
 	struct http_request *r = calloc(1, sizeof(*r));
+	struct http_conn *c;
 
 	if (r == NULL)
 		return NULL;
@@ -628,8 +641,13 @@ http_request_new(struct http_server *srv, struct MHD_Connection *conn, const cha
 	gateway_request_id(r->id, sizeof(r->id));
 
 	http_find_peer(conn, &r->peer);
-	http_find_client(r, srv->gw->cfg);
-	ipaddr_format(&r->client, r->client_text, sizeof(r->client_text));
+	/* The connection's entry has the peer's text already, and it never
+	 * changes, so only a client named by a trusted proxy is formatted. */
+	c = http_conn_of(conn);
+	if (!http_find_client(r, srv->gw->cfg) && c != NULL)
+		memcpy(r->client_text, c->peer_text, sizeof(r->client_text));
+	else
+		ipaddr_format(&r->client, r->client_text, sizeof(r->client_text));
 	return r;
 }
 
@@ -690,15 +708,6 @@ http_take_upload(struct http_request *r, const char *data, size_t size)
  * thread closes every connection whose deadline has passed.
  */
 
-static struct http_conn *
-http_conn_of(struct MHD_Connection *conn)
-{
-	const union MHD_ConnectionInfo *info =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-
-	return info != NULL ? info->socket_context : NULL;
-}
-
 /*
  * Enter a phase and set its deadline. The caller holds conns_lock. Both
  * deadlines count from the same start, so a kept-alive connection that
@@ -753,8 +762,8 @@ http_conn_headers_read(struct http_request *r)
 	if (c == NULL)
 		return;
 	pthread_mutex_lock(&c->srv->conns_lock);
-	snprintf(c->request_id, sizeof(c->request_id), "%s", r->id);
-	snprintf(c->client_text, sizeof(c->client_text), "%s", r->client_text);
+	memcpy(c->request_id, r->id, sizeof(c->request_id));
+	memcpy(c->client_text, r->client_text, sizeof(c->client_text));
 	http_conn_enter_locked(c, HTTP_PHASE_BODY, http_now_us());
 	pthread_mutex_unlock(&c->srv->conns_lock);
 }
@@ -853,8 +862,8 @@ http_conn_started(struct http_server *srv, struct MHD_Connection *conn, void **s
 	struct ipaddr peer;
 
 	if (c == NULL) {
-		/* An unlisted connection is no longer counted, and it gets no
-		 * deadline, so it is closed. */
+		/* A connection that cannot be listed stops counting. It would
+		 * have no deadline, so it is closed when its descriptor is known. */
 		pthread_mutex_lock(&srv->conns_lock);
 		if (srv->pending_conns-- + srv->open_conns == CP_CONNECTIONS_MAX)
 			pthread_cond_signal(&srv->conns_room);
@@ -993,6 +1002,23 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 	return ok == MHD_YES ? MHD_YES : MHD_NO;
 }
 
+/* Write microseconds as milliseconds with three decimals: 1234 is "1.234". */
+static void
+http_format_duration(int64_t us, char out[32])
+{
+	char digits[24];
+	const char *ms = log_format_int(digits, us / 1000);
+	size_t n = strlen(ms);
+	int64_t frac = us % 1000;
+
+	memcpy(out, ms, n);
+	out[n] = '.';
+	out[n + 1] = (char)('0' + frac / 100);
+	out[n + 2] = (char)('0' + frac / 10 % 10);
+	out[n + 3] = (char)('0' + frac % 10);
+	out[n + 4] = '\0';
+}
+
 static void
 http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                enum MHD_RequestTerminationCode toe)
@@ -1008,9 +1034,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 	if (elapsed_us < 0)
 		elapsed_us = 0;
-	/* Milliseconds with three decimals, from integer microseconds. */
-	snprintf(duration, sizeof(duration), "%lld.%03lld",
-	         (long long)(elapsed_us / 1000), (long long)(elapsed_us % 1000));
+	http_format_duration(elapsed_us, duration);
 	log_set_request_id(r->id);
 	log_info("request", "method", r->method, "path", r->path,
 	         "status", log_int(r->responded ? r->status : 0), "duration_ms", duration,
