@@ -425,5 +425,11 @@ class GlobalConnectionLimit(harness.GatewayTestCase):
                 sock.close()
 
 
+class GlobalConnectionLimitThreadPerConnection(GlobalConnectionLimit):
+    """The same limit with one thread per connection (server.threads = 0)."""
+
+    config_text = "[server]\nconnections_per_address = 0\nthreads = 0\n"
+
+
 if __name__ == "__main__":
     unittest.main()
