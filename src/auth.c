@@ -165,7 +165,9 @@ auth_check(struct gateway *gw, const struct auth_request *req, struct access_tok
 		         " token in the cabinet", (long long)t->expires_at);
 		return AUTH_EXPIRED;
 	}
-	if (!auth_whitelist_contains(t->ip_whitelist, req->client)) {
+	if (!(t->whitelist_parsed
+	      ? ipnet_list_contains(t->whitelist, t->whitelist_count, req->client)
+	      : auth_whitelist_contains(t->ip_whitelist, req->client))) {
 		ipaddr_format(req->client, seen, sizeof(seen));
 		snprintf(message, len, "client address %s is not in the token's IP whitelist;"
 		         " add it in the cabinet", seen);

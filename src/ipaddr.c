@@ -337,6 +337,28 @@ bool ipnet_list_contains(const struct ipnet *nets, size_t n, const struct ipaddr
 	return false;
 }
 
+size_t ipnet_parse_lines(const char *lines, struct ipnet *nets, size_t max)
+{
+	char line[IPADDR_TEXT_MAX];
+	size_t count = 0;
+
+	for (const char *p = lines; *p != '\0' && count < max;) {
+		size_t n = strcspn(p, "\n");
+		char why[8];
+
+		if (n < sizeof(line)) {
+			memcpy(line, p, n);
+			line[n] = '\0';
+			if (ipnet_parse(line, &nets[count], why, sizeof(why)) == 0)
+				count++;
+		}
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+	return count;
+}
+
 /* Optional whitespace around list elements (RFC 9110, section 5.6.3). */
 static bool is_ows(char c)
 {

@@ -64,6 +64,13 @@ bool ipnet_contains(const struct ipnet *net, const struct ipaddr *addr);
 bool ipnet_list_contains(const struct ipnet *nets, size_t n, const struct ipaddr *addr);
 
 /*
+ * Parse ranges given one per line into nets, at most max of them. Lines
+ * that are invalid or longer than a range's text are skipped. Returns the
+ * number of ranges written.
+ */
+size_t ipnet_parse_lines(const char *lines, struct ipnet *nets, size_t max);
+
+/*
  * Determine the client address of a request. The TCP peer is the client
  * unless it is one of the trusted proxies; then the X-Forwarded-For header
  * (or, when absent, the for= parameters of Forwarded, RFC 7239) is read from

@@ -102,6 +102,11 @@ struct access_token {
 	int64_t revoked_at;             /* 0 while active */
 	int64_t last_used_at;           /* 0 when never used */
 	char last_used_ip[IPADDR_TEXT_MAX];
+	/* ip_whitelist parsed, which only the token cache fills in: a row read
+	 * from the store or built from input has whitelist_parsed false. */
+	bool whitelist_parsed;
+	size_t whitelist_count;
+	struct ipnet whitelist[CP_WHITELIST_MAX];
 };
 
 /* The merchant's and the token's fields shown in an order's public view. */

@@ -182,6 +182,7 @@ token_from_row(sqlite3_stmt *stmt, struct access_token *t)
 	t->revoked_at = sqlite3_column_int64(stmt, 15);
 	t->last_used_at = sqlite3_column_int64(stmt, 16);
 	store_col_text(stmt, 17, t->last_used_ip, sizeof(t->last_used_ip));
+	t->whitelist_parsed = false;
 }
 
 enum cp_result

@@ -1,7 +1,9 @@
 /*
  * The token cache: a direct-mapped table of compact token rows. A row's
  * text fields are packed into one allocation, since the struct with its
- * fixed-size buffers is about 20 KB and most of it is empty.
+ * fixed-size buffers is about 20 KB and most of it is empty. The same
+ * allocation keeps the IP whitelist parsed, so that a request does not
+ * parse each of its ranges again.
  */
 #include <pthread.h>
 #include <stddef.h>
@@ -42,8 +44,11 @@ struct token_cache_entry {
 	/* The fields that are not text. */
 	int64_t id, merchant_id, expires_at, created_at, revoked_at, last_used_at;
 	enum token_mode mode;
-	/* The text fields, each with its terminating NUL, in table order. */
+	/* The text fields, each with its terminating NUL, in table order,
+	 * then the parsed whitelist: net_count ranges at nets. */
 	char *texts;
+	struct ipnet *nets;
+	size_t net_count;
 };
 
 struct token_cache {
@@ -114,6 +119,9 @@ token_cache_get(struct token_cache *cache, const uint8_t digest[TOKEN_DIGEST_BYT
 			memcpy((char *)t + token_cache_texts[i].offset, p, n);
 			p += n;
 		}
+		memcpy(t->whitelist, e->nets, e->net_count * sizeof(struct ipnet));
+		t->whitelist_count = e->net_count;
+		t->whitelist_parsed = true;
 	}
 	pthread_mutex_unlock(lock);
 	return hit;
@@ -126,7 +134,8 @@ token_cache_put(struct token_cache *cache, const struct access_token *t,
 	size_t slot = token_cache_slot(t->digest);
 	pthread_mutex_t *lock = &cache->stripes[slot % TOKEN_CACHE_STRIPES];
 	struct token_cache_entry *e = &cache->slots[slot];
-	size_t lens[TOKEN_CACHE_TEXTS], total = 0;
+	size_t lens[TOKEN_CACHE_TEXTS], total = 0, nets_at, net_count;
+	struct ipnet nets[CP_WHITELIST_MAX];
 	char *texts, *p;
 
 	for (size_t i = 0; i < TOKEN_CACHE_TEXTS; i++) {
@@ -135,8 +144,10 @@ token_cache_put(struct token_cache *cache, const struct access_token *t,
 		lens[i] = strnlen(text, token_cache_texts[i].size - 1) + 1;
 		total += lens[i];
 	}
+	net_count = ipnet_parse_lines(t->ip_whitelist, nets, CP_WHITELIST_MAX);
+	nets_at = (total + _Alignof(struct ipnet) - 1) / _Alignof(struct ipnet) * _Alignof(struct ipnet);
 	/* Without memory the token is read from the store next time. */
-	if ((texts = malloc(total)) == NULL)
+	if ((texts = malloc(nets_at + net_count * sizeof(struct ipnet))) == NULL)
 		return;
 	p = texts;
 	for (size_t i = 0; i < TOKEN_CACHE_TEXTS; i++) {
@@ -144,6 +155,7 @@ token_cache_put(struct token_cache *cache, const struct access_token *t,
 		p[lens[i] - 1] = '\0';
 		p += lens[i];
 	}
+	memcpy(texts + nets_at, nets, net_count * sizeof(struct ipnet));
 
 	pthread_mutex_lock(lock);
 	free(e->texts);
@@ -159,5 +171,7 @@ token_cache_put(struct token_cache *cache, const struct access_token *t,
 	e->last_used_at = t->last_used_at;
 	e->mode = t->mode;
 	e->texts = texts;
+	e->nets = (struct ipnet *)(texts + nets_at);
+	e->net_count = net_count;
 	pthread_mutex_unlock(lock);
 }

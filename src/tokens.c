@@ -33,6 +33,7 @@ static void
 tokens_check_whitelist(const struct token_request *req, struct access_token *t,
                        struct field_errors *errs)
 {
+	t->whitelist_parsed = false;
 	if (req->ip_count == 0) {
 		field_errors_add(errs, "ip_whitelist", "ip_whitelist needs at least one address"
 		                 " or CIDR range; use 0.0.0.0/0 or ::/0 to allow any address");

@@ -437,6 +437,22 @@ static void test_client_forwarded_stops(void **state)
 	}
 }
 
+/* Lines that do not parse are skipped, and at most max ranges are written. */
+static void test_parse_lines(void **state)
+{
+	(void)state;
+	struct ipnet nets[3];
+	struct ipaddr inside = addr_of("198.51.100.9");
+
+	assert_int_equal(ipnet_parse_lines("", nets, 3), 0);
+	assert_int_equal(ipnet_parse_lines("192.0.2.1\nnot-an-address\n198.51.100.0/24",
+	                                   nets, 3), 2);
+	assert_true(ipnet_list_contains(nets, 2, &inside));
+	assert_int_equal(ipnet_parse_lines("10.0.0.1\n10.0.0.2\n10.0.0.3\n10.0.0.4",
+	                                   nets, 3), 3);
+	assert_int_equal(nets[2].prefix, 128);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -467,6 +483,7 @@ int main(void)
 		cmocka_unit_test(test_client_xff_preferred),
 		cmocka_unit_test(test_client_forwarded_forms),
 		cmocka_unit_test(test_client_forwarded_stops),
+		cmocka_unit_test(test_parse_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

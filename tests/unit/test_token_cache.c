@@ -79,6 +79,44 @@ test_hit_copies_every_field(void **state)
 	token_cache_free(cache);
 }
 
+static struct ipaddr
+address_of(const char *text)
+{
+	struct ipaddr addr;
+
+	assert_int_equal(ipaddr_parse(text, &addr), 0);
+	return addr;
+}
+
+/* A hit carries the whitelist parsed, in the order of its lines. */
+static void
+test_hit_parses_whitelist(void **state)
+{
+	struct token_cache *cache = token_cache_new();
+	struct access_token *in = sample_token();
+	struct access_token *out = malloc(sizeof(*out));
+	struct ipaddr inside = address_of("2001:db8::7");
+	struct ipaddr outside = address_of("127.0.0.2");
+
+	(void)state;
+	assert_non_null(cache);
+	assert_non_null(out);
+	memset(out, 0x5a, sizeof(*out));
+	token_cache_put(cache, in, 4, LOADED_AT);
+
+	assert_true(token_cache_get(cache, in->digest, 4, LOADED_AT + 1, out));
+	assert_true(out->whitelist_parsed);
+	assert_int_equal(out->whitelist_count, 2);
+	assert_int_equal(out->whitelist[0].prefix, 128);
+	assert_int_equal(out->whitelist[1].prefix, 64);
+	assert_true(ipnet_list_contains(out->whitelist, out->whitelist_count, &inside));
+	assert_false(ipnet_list_contains(out->whitelist, out->whitelist_count, &outside));
+
+	free(out);
+	free(in);
+	token_cache_free(cache);
+}
+
 static void
 test_misses(void **state)
 {
@@ -134,6 +172,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hit_copies_every_field),
+		cmocka_unit_test(test_hit_parses_whitelist),
 		cmocka_unit_test(test_misses),
 		cmocka_unit_test(test_put_replaces_entry),
 	};
