@@ -65,16 +65,41 @@ log_format_int(char *buf, int64_t value)
 	return p;
 }
 
-static bool
-log_needs_quotes(const char *value)
+/* What log_scan() found in a value. */
+enum {
+	LOG_QUOTE = 1,    /* empty, or a control byte, a space, '=', a quote, a backslash or a byte past 0x7e */
+	LOG_ESCAPE = 2,   /* a quote, a backslash or a control byte */
+	LOG_SECRET = 4,   /* "cp_" or "whsec_", the start of a token or a secret */
+};
+
+/*
+ * Find in one pass what log_append_value() must do with value, and its
+ * length. The secret prefixes are looked for at each underscore.
+ */
+static unsigned
+log_scan(const char *value, size_t *len)
 {
-	if (*value == '\0')
-		return true;
-	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
-		if (*p <= ' ' || *p == '=' || *p == '"' || *p == '\\' || *p >= 0x7f)
-			return true;
+	const unsigned char *v = (const unsigned char *)value;
+	unsigned found = value[0] == '\0' ? LOG_QUOTE : 0;
+	size_t i;
+
+	for (i = 0; v[i] != '\0'; i++) {
+		unsigned char c = v[i];
+
+		if (c > ' ' && c < 0x7f && c != '=' && c != '"' && c != '\\' && c != '_')
+			continue;
+		if (c == '_') {
+			if ((i >= 2 && memcmp(v + i - 2, "cp", 2) == 0) ||
+			    (i >= 5 && memcmp(v + i - 5, "whsec", 5) == 0))
+				found |= LOG_SECRET;
+			continue;
+		}
+		found |= LOG_QUOTE;
+		if (c == '"' || c == '\\' || c < ' ' || c == 0x7f)
+			found |= LOG_ESCAPE;
 	}
-	return false;
+	*len = i;
+	return found;
 }
 
 static bool
@@ -121,13 +146,23 @@ log_redact(const char *value, char *out, size_t outlen)
 
 /* Append one value, escaping quotes, backslashes and control bytes. */
 static size_t
-log_append_value(char *line, size_t pos, size_t cap, const char *value)
+log_append_value(char *line, size_t pos, size_t cap, const char *value, unsigned found,
+                 size_t len)
 {
-	bool quote = log_needs_quotes(value);
+	bool quote = (found & LOG_QUOTE) != 0;
 	size_t used = 0;
 
 	if (quote && pos < cap)
 		line[pos++] = '"';
+	/* Most values need no escape and fit whole: the loop below would copy
+	 * them byte by byte to the same result. */
+	if (!(found & LOG_ESCAPE) && len < LOG_VALUE_MAX && pos + len + 4 < cap) {
+		memcpy(line + pos, value, len);
+		pos += len;
+		if (quote)
+			line[pos++] = '"';
+		return pos;
+	}
 	for (const unsigned char *p = (const unsigned char *)value;
 	     *p && used < LOG_VALUE_MAX && pos + 5 < cap; p++, used++) {
 		if (*p == '"' || *p == '\\') {
@@ -152,15 +187,22 @@ static size_t
 log_append_pair(char *line, size_t pos, size_t cap, const char *key, const char *value)
 {
 	char redacted[LOG_VALUE_MAX + 32];
-	size_t n = strlen(key);
+	size_t n = strlen(key), len;
+	unsigned found;
 
 	if (n + 2 >= cap - pos)
 		return pos;
 	line[pos] = ' ';
 	memcpy(line + pos + 1, key, n);
 	line[pos + 1 + n] = '=';
-	value = log_redact(value ? value : "", redacted, sizeof(redacted));
-	return log_append_value(line, pos + n + 2, cap, value);
+	if (value == NULL)
+		value = "";
+	found = log_scan(value, &len);
+	if (found & LOG_SECRET) {
+		value = log_redact(value, redacted, sizeof(redacted));
+		found = log_scan(value, &len);
+	}
+	return log_append_value(line, pos + n + 2, cap, value, found, len);
 }
 
 /*
