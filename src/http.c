@@ -56,6 +56,14 @@ struct http_conn {
 	char request_id[HTTP_REQUEST_ID_MAX];
 };
 
+/* The request's id and client text are copied whole into the entry. */
+_Static_assert(sizeof(((struct http_conn *)0)->request_id) ==
+               sizeof(((struct http_request *)0)->id), "request id sizes differ");
+_Static_assert(sizeof(((struct http_conn *)0)->client_text) ==
+               sizeof(((struct http_request *)0)->client_text), "client text sizes differ");
+_Static_assert(sizeof(((struct http_conn *)0)->peer_text) ==
+               sizeof(((struct http_request *)0)->client_text), "peer text sizes differ");
+
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct gateway *gw;
@@ -1270,7 +1278,13 @@ http_accept_main(void *arg)
 		/* Counted before the add, since a pool thread may start the
 		 * connection before MHD_add_connection() returns. On failure,
 		 * such as the per-address limit, libmicrohttpd closes the socket
-		 * and logs the reason. */
+		 * and logs the reason.
+		 * NOTE: in a pool, the add only queues the connection. The
+		 * worker can still fail to set it up: no memory for its pool,
+		 * or its share of the limit full, which the doubled limit
+		 * should prevent. No notification comes then, so the connection
+		 * stays counted as pending and the limit drops by one. This was
+		 * found by reading, not seen. */
 		pthread_mutex_lock(&srv->conns_lock);
 		srv->pending_conns++;
 		pthread_mutex_unlock(&srv->conns_lock);

@@ -25,9 +25,12 @@
 
 struct store;
 
+/* Bytes of a company name: 200 characters of UTF-8 and the NUL. */
+#define STORE_COMPANY_SIZE (200 * 4 + 1)
+
 struct merchant {
 	int64_t id;                     /* the wire format's customer_id */
-	char company[200 * 4 + 1];     /* 200 characters of UTF-8 */
+	char company[STORE_COMPANY_SIZE];
 	char email[CP_EMAIL_MAX + 1];
 	char default_currency[4];
 	char enabled_coins[256];        /* comma-separated coin codes */
@@ -111,7 +114,7 @@ struct access_token {
 
 /* The merchant's and the token's fields shown in an order's public view. */
 struct order_owner {
-	char company[200 * 4 + 1];      /* the size of struct merchant's company */
+	char company[STORE_COMPANY_SIZE];
 	char success_url[CP_URL_MAX + 1];
 	char cancel_url[CP_URL_MAX + 1];
 };
