@@ -63,6 +63,20 @@ def send_header_lines(port, method, path, body, header_lines):
         conn.close()
 
 
+def access_log_client(daemon, request_id):
+    """Return the client= value of the access line of request_id, waiting up to LOG_WAIT_S."""
+    deadline = time.monotonic() + LOG_WAIT_S
+    while True:
+        for line in daemon.log_text().splitlines():
+            if "msg=request " in line and "request_id=" + request_id in line:
+                for field in line.split(" "):
+                    if field.startswith("client="):
+                        return field[len("client="):]
+        if time.monotonic() > deadline:
+            raise AssertionError("no access line for request %s in the log" % request_id)
+        time.sleep(0.1)
+
+
 def read_raw_response(sock):
     """Read one HTTP/1.1 response with a Content-Length body and return (status line, Response)."""
     data = b""
@@ -396,6 +410,21 @@ class TrustedProxyXForwardedFor(harness.RejectionChecks, harness.GatewayTestCase
             403, "IpNotAllowed")
         self.assertIn("8.8.8.8", self.message_text(resp),
                       "message should name the address the proxy appended: %r" % resp)
+
+    def test_access_log_names_client(self):
+        forwarded = self.post_order_with([("X-Forwarded-For", "10.1.2.3")])
+        self.assertEqual(forwarded.status, 201, "client 10.1.2.3 behind the proxy: %r" % forwarded)
+        self.assertEqual(access_log_client(self.daemon, forwarded.header("x-request-id")),
+                         "10.1.2.3")
+
+        # Without the header, and with one too long to read, the proxy is the client.
+        direct = self.post_order_with([])
+        self.assertEqual(direct.status, 403, "no forwarding header: %r" % direct)
+        self.assertEqual(access_log_client(self.daemon, direct.header("x-request-id")),
+                         LOOPBACK)
+        long_header = self.post_order_with([("X-Forwarded-For", "10.1.2.3, " * 1000)])
+        self.assertEqual(access_log_client(self.daemon, long_header.header("x-request-id")),
+                         LOOPBACK)
 
     def test_forwarded_header_ignored(self):
         resp = self.post_order_with([("X-Forwarded-For", "10.1.2.3"),
