@@ -18,54 +18,17 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build-bench}
 requests=${2:-1000}
-tmp=$(mktemp -d /tmp/citypay-callgrind.XXXXXX)
-pid=
-
-cleanup() {
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	fi
-	if [ "${CALLGRIND_KEEP:-0}" = 1 ]; then
-		echo "callgrind: kept $tmp"
-	else
-		rm -rf "$tmp"
-	fi
-}
-trap cleanup EXIT INT TERM
-
-for tool in valgrind callgrind_control callgrind_annotate python3; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "callgrind: $tool is missing; install valgrind and python3" >&2
-		exit 2
-	fi
-done
-if [ ! -x "$build/citypayd" ] || [ ! -x "$build/citypayctl" ]; then
-	echo "callgrind: $build/citypayd is missing; run make bench or BENCH_QUICK=1 make bench first" >&2
-	exit 2
-fi
-
-db=$tmp/api.db
-ctl="$build/citypayctl --db $db"
-$ctl init >/dev/null
-$ctl merchant add --company "Callgrind Shop" --email callgrind@shop.example >/dev/null
-$ctl --json token add --customer 1 --name callgrind --type crypto --currency USD \
-	--ip 127.0.0.1/32 --callback http://127.0.0.1:9/callback \
-	--expires $(( $(date +%s) + 86400 )) --mode sandbox >"$tmp/token.json"
-chmod 600 "$tmp/token.json"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-printf '[limits]\ntoken_per_minute = 0\ntoken_per_hour = 0\norders_per_hour = 0\npublic_per_minute = 0\npublic_per_hour = 0\n' \
-	>"$tmp/bench.ini"
+# shellcheck source=bench/callgrind_common.sh
+. "$(dirname "$0")/callgrind_common.sh"
+callgrind_require citypayd citypayctl
+callgrind_store
 
 settings="--config $tmp/bench.ini"
 if [ "${CALLGRIND_SETTINGS:-1}" = 0 ]; then
 	settings=
 fi
 # shellcheck disable=SC2086 # $settings is empty or two words
-valgrind --tool=callgrind --callgrind-out-file="$tmp/callgrind.out" \
-	"$build/citypayd" $settings --db "$db" --listen "127.0.0.1:$port" \
-	2>"$tmp/citypayd.log" &
-pid=$!
+callgrind_start $settings
 
 # Sends COUNT orders tagged TAG and fails unless each gets 201.
 send() {
@@ -103,6 +66,4 @@ callgrind_control -z "$pid" >/dev/null 2>&1
 send "$requests" measured
 callgrind_control -d "$pid" >/dev/null 2>&1
 
-total=$(callgrind_annotate "$tmp"/callgrind.out.* 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }')
-echo "callgrind: $total instructions for $requests generateOrder requests"
-echo "callgrind: $(( total / requests )) instructions per request"
+callgrind_report "generateOrder requests"

@@ -22,52 +22,13 @@ build=${1:-$root/build-bench}
 requests=${2:-2000}
 prefix=${3:-/order/o}
 orders=${4:-100000}
-tmp=$(mktemp -d /tmp/citypay-callgrind.XXXXXX)
-pid=
-
-cleanup() {
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	fi
-	if [ "${CALLGRIND_KEEP:-0}" = 1 ]; then
-		echo "callgrind: kept $tmp"
-	else
-		rm -rf "$tmp"
-	fi
-}
-trap cleanup EXIT INT TERM
-
-for tool in valgrind callgrind_control callgrind_annotate python3; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "callgrind: $tool is missing; install valgrind and python3" >&2
-		exit 2
-	fi
-done
-for program in citypayd citypayctl bench_seed; do
-	if [ ! -x "$build/$program" ]; then
-		echo "callgrind: $build/$program is missing; run make bench or BENCH_QUICK=1 make bench first" >&2
-		exit 2
-	fi
-done
-
-db=$tmp/api.db
-ctl="$build/citypayctl --db $db"
-$ctl init >/dev/null
-$ctl merchant add --company "Callgrind Shop" --email callgrind@shop.example >/dev/null
-$ctl --json token add --customer 1 --name callgrind --type crypto --currency USD \
-	--ip 127.0.0.1/32 --callback http://127.0.0.1:9/callback \
-	--expires $(( $(date +%s) + 86400 )) --mode sandbox >/dev/null
+# shellcheck source=bench/callgrind_common.sh
+. "$(dirname "$0")/callgrind_common.sh"
+callgrind_require citypayd citypayctl bench_seed
+callgrind_store
 "$build/bench_seed" --db "$db" --customer 1 --orders "$orders" --prefix o >/dev/null
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# No rate limits, so that any number of requests gets 200.
-printf '[limits]\ntoken_per_minute = 0\ntoken_per_hour = 0\norders_per_hour = 0\npublic_per_minute = 0\npublic_per_hour = 0\n' \
-	>"$tmp/bench.ini"
 
-valgrind --tool=callgrind --callgrind-out-file="$tmp/callgrind.out" \
-	"$build/citypayd" --config "$tmp/bench.ini" --db "$db" --listen "127.0.0.1:$port" \
-	2>"$tmp/citypayd.log" &
-pid=$!
+callgrind_start --config "$tmp/bench.ini"
 
 # Sends COUNT requests starting at FIRST and fails unless each gets 200.
 send() {
@@ -101,9 +62,7 @@ callgrind_control -z "$pid" >/dev/null 2>&1
 send "$requests" 0
 callgrind_control -d "$pid" >/dev/null 2>&1
 
-total=$(callgrind_annotate "$tmp"/callgrind.out.* 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }')
-echo "callgrind: $total instructions for $requests requests to $prefix<i>"
-echo "callgrind: $(( total / requests )) instructions per request"
+callgrind_report "requests to $prefix<i>"
 if [ "${CALLGRIND_BY_OBJECT:-0}" = 1 ]; then
 	# Exclusive counts by object. callgrind charges every thread's whole
 	# cost to clone and start_thread as well, so those two are skipped.
