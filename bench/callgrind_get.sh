@@ -1,7 +1,7 @@
 #!/bin/sh
 # Count the instructions citypayd executes per GET request under callgrind,
 # over a store of seeded orders: GET /order/{token} by default, or any
-# path prefix that ends in a number, such as "/healthz?n=". Like
+# path prefix to which a number is appended, such as "/healthz?n=". Like
 # callgrind_generate_order.sh, the count does not depend on what else the
 # machine runs, so it compares two versions of the code on a shared machine.
 # Requests go one at a time over one keep-alive connection.
