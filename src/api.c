@@ -210,6 +210,7 @@ api_generate_deposit(struct http_request *r)
 	struct access_token t;
 	struct deposit d;
 	struct deposit_input in;
+	json_object *data = NULL;
 	bool existing = false;
 	char url[CP_URL_MAX + 128];
 	enum cp_result rc;
@@ -226,16 +227,15 @@ api_generate_deposit(struct http_request *r)
 		.deposit_token = params_get(&r->params, "deposit_token"),
 		.currency = params_get(&r->params, "currency"),
 	};
-	rc = deposits_create(r->gw, &t, r->client_text, &in, &d, &existing, &errs);
+	rc = deposits_create(r->gw, &t, r->client_text, &in, &d, &existing, &errs, &data,
+	                     http_commit_async(r));
+	if (rc == CP_OK)
+		http_defer_response(r);
 	if (rc == CP_INVALID)
 		return http_send_field_errors(r, &errs);
 	if (rc != CP_OK)
 		return api_internal_error(r, "generateDeposit");
 
-	if (store_begin_read(r->gw->store) != CP_OK)
-		return api_internal_error(r, "generateDeposit view");
-	json_object *data = views_deposit(r->gw, &d);
-	store_rollback(r->gw->store);
 	api_payment_url(r, "deposit", d.token, url, sizeof(url));
 	json_object_object_add(data, "payment_url", json_object_new_string(url));
 	return http_send_success(r, existing ? 200 : 201, data, NULL, NULL);

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "deposits.h"
@@ -6,6 +7,7 @@
 #include "log.h"
 #include "orders.h"
 #include "sandbox.h"
+#include "views.h"
 
 static void
 deposits_check_input(const struct deposit_input *in, const struct access_token *t,
@@ -56,16 +58,69 @@ deposits_assign_addresses(struct gateway *gw, const struct access_token *t,
 	return rc;
 }
 
+/* A new deposit whose commit the committer thread reports. */
+struct deposits_commit {
+	struct store_async then;
+	int64_t id;
+	int64_t merchant_id;
+};
+
+static void
+deposits_committed(void *arg, enum cp_result rc)
+{
+	struct deposits_commit *dc = arg;
+
+	if (rc == CP_OK)
+		log_info("deposit created", "deposit_id", log_int(dc->id),
+		         "customer_id", log_int(dc->merchant_id), NULL);
+	dc->then.done(dc->then.arg, rc);
+	free(dc);
+}
+
+/* Commit the deposit's transaction, or hand it to the committer thread
+ * when async is set. A new deposit is logged once it is durable. */
+static enum cp_result
+deposits_commit(struct gateway *gw, const struct deposit *d, bool existing,
+                const struct store_async *async)
+{
+	struct deposits_commit *dc;
+	enum cp_result rc;
+
+	if (async == NULL) {
+		if ((rc = store_commit(gw->store)) == CP_OK && !existing)
+			log_info("deposit created", "deposit_id", log_int(d->id),
+			         "customer_id", log_int(d->merchant_id), NULL);
+		return rc;
+	}
+	if (existing)
+		return store_commit_async(gw->store, async);
+	dc = malloc(sizeof(*dc));
+	if (dc == NULL) {
+		log_error("out of memory for a new deposit; it is rolled back", NULL);
+		store_rollback(gw->store);
+		return CP_ERROR;
+	}
+	dc->then = *async;
+	dc->id = d->id;
+	dc->merchant_id = d->merchant_id;
+	rc = store_commit_async(gw->store, &(struct store_async){ deposits_committed, dc });
+	if (rc != CP_OK)
+		free(dc);
+	return rc;
+}
+
 enum cp_result
 deposits_create(struct gateway *gw, const struct access_token *t, const char *client_ip,
                 const struct deposit_input *in, struct deposit *out, bool *existing,
-                struct field_errors *errs)
+                struct field_errors *errs, json_object **view,
+                const struct store_async *async)
 {
 	enum cp_result rc;
 	int64_t now = gateway_now_ms(gw);
 
 	memset(out, 0, sizeof(*out));
 	*existing = false;
+	*view = NULL;
 	deposits_check_input(in, t, out, errs);
 	if (errs->count > 0)
 		return CP_INVALID;
@@ -95,13 +150,19 @@ deposits_create(struct gateway *gw, const struct access_token *t, const char *cl
 	}
 	if (rc == CP_OK)
 		rc = store_token_touch(gw->store, t->id, now / 1000, client_ip);
+	/* Read before the commit, so that the response need not wait for a
+	 * reader connection to see the rows. */
+	if (rc == CP_OK && (*view = views_deposit(gw, out)) == NULL)
+		rc = CP_ERROR;
 	if (rc != CP_OK) {
 		store_rollback(gw->store);
 		return rc;
 	}
-	if ((rc = store_commit(gw->store)) == CP_OK && !*existing)
-		log_info("deposit created", "deposit_id", log_int(out->id),
-		         "customer_id", log_int(out->merchant_id), NULL);
+	rc = deposits_commit(gw, out, *existing, async);
+	if (rc != CP_OK) {
+		json_object_put(*view);
+		*view = NULL;
+	}
 	return rc;
 }
 

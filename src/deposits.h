@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 
+#include <json-c/json.h>
+
 #include "gateway.h"
 #include "validate.h"
 
@@ -19,12 +21,18 @@ struct deposit_input {
 /*
  * Create the deposit, or return the existing one for the same
  * deposit_token with *existing set. Assigns one address per coin the
- * token may receive. CP_INVALID fills errs.
+ * token may receive. CP_INVALID fills errs. On CP_OK, *view is the
+ * deposit's object (views_deposit()), read inside the same transaction.
+ *
+ * With async NULL, it returns once the deposit is durable. Otherwise CP_OK
+ * means the transaction is released into the open batch, and async->done
+ * reports later whether it became durable (store_commit_async()).
  */
 enum cp_result deposits_create(struct gateway *gw, const struct access_token *t,
                                const char *client_ip, const struct deposit_input *in,
                                struct deposit *out, bool *existing,
-                               struct field_errors *errs);
+                               struct field_errors *errs, json_object **view,
+                               const struct store_async *async);
 
 /* Apply a transaction's confirmation to its deposit; inside a transaction. */
 enum cp_result deposits_confirm_locked(struct gateway *gw, const struct chain_tx *tx);

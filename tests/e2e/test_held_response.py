@@ -184,6 +184,41 @@ class FailedCommit(harness.GatewayTestCase, harness.RejectionChecks):
         self.assertEqual(returncode, 0, "citypayd exited with %s on SIGTERM" % returncode)
 
 
+class FailedDepositCommit(harness.GatewayTestCase, harness.RejectionChecks):
+    """A new deposit whose WAL sync fails gets a 500 response, never a 201."""
+
+    def deposit_fields(self):
+        suffix = harness.unique_suffix()
+        return {"customer_id": str(self.customer_id), "access_token": self.token,
+                "deposit_id": "user-" + suffix, "deposit_token": "dep-" + suffix}
+
+    def test_failed_deposit_commit(self):
+        fields = self.deposit_fields()
+        first = self.post("/api/generateDeposit", json_body=fields)
+        self.assertEqual(first.status, 201, "first generateDeposit: %r" % first)
+        self.assertTrue(first.body["data"].get("addresses"),
+                        "the new deposit has no addresses: %r" % first)
+        replay = self.post("/api/generateDeposit", json_body=fields)
+        self.assertEqual(replay.status, 200, "generateDeposit again: %r" % replay)
+        self.assertEqual(replay.body["data"], first.body["data"],
+                         "the same deposit_token gave another deposit")
+
+        # As in FailedCommit: a WAL file without a link fails its sync.
+        os.unlink(self.db_path + "-wal")
+        failed = self.post("/api/generateDeposit", json_body=self.deposit_fields())
+        self.assertNotEqual(failed.status, 201,
+                            "a deposit whose WAL sync failed was acknowledged: %r" % failed)
+        self.assert_error(failed, 500, "InternalServerError")
+        request_id = failed.body["error"]["request_id"]
+        self.assertIsNotNone(
+            wait_for_log_line(self.daemon, HELD_FAILED_MSG, "request_id=" + request_id),
+            "no %r line with request_id %s in the log:\n%s"
+            % (HELD_FAILED_MSG, request_id, self.daemon.log_text()[-4000:]))
+
+        returncode = self.daemon.stop()
+        self.assertEqual(returncode, 0, "citypayd exited with %s on SIGTERM" % returncode)
+
+
 class AbandonedConnections(harness.GatewayTestCase):
     """Clients that close while their response is held break nothing."""
 
