@@ -55,12 +55,26 @@ callgrind_store() {
 }
 
 # callgrind_start [ARG...]: start citypayd under callgrind on $db and $port,
-# with the extra arguments given; sets pid.
+# with the extra arguments given, and wait until it accepts connections;
+# sets pid.
 callgrind_start() {
 	valgrind --tool=callgrind --callgrind-out-file="$tmp/callgrind.out" \
 		"$build/citypayd" "$@" --db "$db" --listen "127.0.0.1:$port" \
 		2>"$tmp/citypayd.log" &
 	pid=$!
+	python3 - "$port" <<'EOF'
+import socket, sys, time
+
+deadline = time.monotonic() + 120
+while True:
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5).close()
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            sys.exit("callgrind: citypayd did not start listening within 120 s")
+        time.sleep(0.5)
+EOF
 }
 
 # callgrind_report WHAT: print the instructions since the counters were
