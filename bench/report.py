@@ -20,12 +20,14 @@ DOCS_BEGIN = "<!-- bench-summary:begin -->"
 DOCS_END = "<!-- bench-summary:end -->"
 
 # Workloads run in every round beside the nginx baseline.
-ROUND_WORKLOADS = ("nginx", "mhd_floor", "healthz", "generate_order", "get_order")
+ROUND_WORKLOADS = ("nginx", "mhd_floor", "mhd_lookup", "healthz", "generate_order", "get_order")
 
 # Workloads in the order of the tables, with the names shown.
 WORKLOADS = (
     ("nginx", "nginx baseline, GET / (150-byte JSON)"),
     ("mhd_floor", "libmicrohttpd alone, GET / (the same body, bench/mhd_floor.c)"),
+    ("mhd_lookup", "libmicrohttpd and the order lookup, GET /order/{token} (the same body,"
+     " bench/mhd_floor.c --store)"),
     ("healthz", "GET /healthz, no store access (the HTTP layer alone)"),
     ("generate_order", "POST /api/generateOrder"),
     ("get_order", "GET /order/{token}, 100,000 orders"),
@@ -130,6 +132,12 @@ def summary_rows(workloads, micro, facts):
         rows.append(("libmicrohttpd alone requests/s (no target: the library's ceiling)", "",
                      fmt_number(floor.get("requests_per_s")),
                      fmt_ratio(floor.get("ratio_to_nginx")), ""))
+    lookup = workloads.get("mhd_lookup")
+    if lookup:
+        rows.append(("libmicrohttpd and the order lookup requests/s (no target: the ceiling"
+                     " of GET /order/{token})", "",
+                     fmt_number(lookup.get("requests_per_s")),
+                     fmt_ratio(lookup.get("ratio_to_nginx")), ""))
     health = workloads.get("healthz")
     if health:
         rows.append(("GET /healthz requests/s (no target: the HTTP layer alone)", "",
@@ -251,7 +259,7 @@ def results_markdown(rows, workloads, runs, micro, facts):
         " connection the server closed, after which wrk reconnects. \"Established\" is the"
         " number of server-side connections `ss` saw in the middle of each run. Context"
         " switches are those of all the server's threads (the daemon's, or those of"
-        " bench/mhd_floor.c for libmicrohttpd alone) during a run, per request"
+        " bench/mhd_floor.c for the two workloads without the daemon) during a run, per request"
         " (voluntary and not, from /proc/PID/task/*/status; none for nginx, nor with"
         " a thread per connection, whose threads end with the run). Transactions per"
         " COMMIT divide the daemon's write transactions by its COMMITs during a run"

@@ -4,10 +4,12 @@
 # optimisation and without sanitizers, then measures on loopback only:
 #
 #   1. wrk load in rounds: in each round the nginx baseline, libmicrohttpd
-#      alone (bench/mhd_floor.c, the library's ceiling), GET /healthz (the
-#      daemon's HTTP layer with no store access), GET /order/{token} over
-#      100,000 seeded orders and POST /api/generateOrder, each for
-#      BENCH_SECONDS; medians over BENCH_RUNS rounds;
+#      alone (bench/mhd_floor.c, the library's ceiling), libmicrohttpd with
+#      the order lookup of GET /order/{token} (mhd_floor --store, the
+#      ceiling of that request), GET /healthz (the daemon's HTTP layer with
+#      no store access), GET /order/{token} over 100,000 seeded orders and
+#      POST /api/generateOrder, each for BENCH_SECONDS; medians over
+#      BENCH_RUNS rounds;
 #   2. the microbenchmarks of bench/bench_micro.c;
 #   3. callback deliveries per second to nginx;
 #   4. the daemon's peak RSS under that load and with 1,000,000 orders.
@@ -170,41 +172,46 @@ start_nginx() {
 	fi
 }
 
-# Start bench/mhd_floor.c, libmicrohttpd alone, with the daemon's thread
-# count; sets mhd_floor_pid and mhd_floor_port. Its body must be the nginx
-# baseline's, byte for byte.
+# start_mhd_floor NAME PATH [ARG...]: start bench/mhd_floor.c with the
+# daemon's thread count and the extra arguments given; sets NAME_pid and
+# NAME_port. Its response to PATH must be the nginx baseline's body, byte for
+# byte: mhd_floor is libmicrohttpd alone, mhd_lookup the same with the
+# order lookup of GET /order/{token} (--store).
 start_mhd_floor() {
-	local logfile=$tmp/mhd_floor.log thread_args=() size url
+	local name=$1 path=$2 logfile=$tmp/$1.log thread_args=() size url port pid
+	shift 2
 
-	mhd_floor_port=$(free_port)
-	url=http://127.0.0.1:$mhd_floor_port/
+	port=$(free_port)
+	url=http://127.0.0.1:$port$path
 	if [ -n "$http_threads" ]; then
 		thread_args=(--threads "$http_threads")
 	fi
-	"$build/mhd_floor" --port "$mhd_floor_port" "${thread_args[@]}" 2>"$logfile" &
-	mhd_floor_pid=$!
-	pids+=("$mhd_floor_pid")
+	"$build/mhd_floor" --port "$port" "${thread_args[@]}" "$@" 2>"$logfile" &
+	pid=$!
+	pids+=("$pid")
+	printf -v "${name}_pid" '%s' "$pid"
+	printf -v "${name}_port" '%s' "$port"
 	for _ in $(seq 150); do
 		if curl -s -o /dev/null --max-time 1 "$url"; then
 			break
 		fi
-		if ! kill -0 "$mhd_floor_pid" 2>/dev/null; then
-			log "mhd_floor exited at start; its messages:"
+		if ! kill -0 "$pid" 2>/dev/null; then
+			log "$name exited at start; its messages:"
 			cat "$logfile" >&2
 			exit 1
 		fi
 		sleep 0.1
 	done
 	wait_http "$url"
-	record_command "$build/mhd_floor" --port "$mhd_floor_port" "${thread_args[@]}"
+	record_command "$build/mhd_floor" --port "$port" "${thread_args[@]}" "$@"
 
 	size=$(curl -s -o /dev/null -w '%{size_download}' "$url")
 	if [ "$size" != 150 ]; then
-		log "mhd_floor answers $size bytes instead of 150; check bench/mhd_floor.c"
+		log "$name answers $size bytes to $path instead of 150; check bench/mhd_floor.c"
 		exit 1
 	fi
 	if ! cmp -s <(curl -s "$url") <(curl -s "http://127.0.0.1:$nginx_port/"); then
-		log "mhd_floor and the nginx baseline send different bodies; copy the body of bench/nginx.conf.in into bench/mhd_floor.c"
+		log "$name and the nginx baseline send different bodies; copy the body of bench/nginx.conf.in into bench/mhd_floor.c"
 		exit 1
 	fi
 }
@@ -383,6 +390,7 @@ measure_http() {
 	printf '%s\n' "$token" >"$tmp/api.token"
 	seeded=$(seed_orders "$db" --orders "$get_orders" --prefix o)
 	get_seconds=$(seconds_of "$seeded")
+	start_mhd_floor mhd_lookup /order/o1 --store "$db"
 
 	start_daemon "$db" api
 	api_pid=$daemon_pid
@@ -402,6 +410,11 @@ measure_http() {
 		run_wrk mhd_floor "$round" "$mhd_floor_port" "http://127.0.0.1:$mhd_floor_port/" \
 			wrk_get.lua "/?n=" "$get_orders" 200
 		if [ "$http_threads" != 0 ]; then
+			wrk_server_pid=$mhd_lookup_pid
+		fi
+		run_wrk mhd_lookup "$round" "$mhd_lookup_port" "http://127.0.0.1:$mhd_lookup_port" \
+			wrk_get.lua "/order/o" "$get_orders" 200
+		if [ "$http_threads" != 0 ]; then
 			wrk_server_pid=$api_pid
 		fi
 		run_wrk healthz "$round" "$daemon_port" "$base" wrk_get.lua "/healthz?n=" "$get_orders" 200
@@ -414,6 +427,7 @@ measure_http() {
 		wrk_metrics_url=
 	done
 	wrk_server_pid=
+	stop_process "$mhd_lookup_pid"
 	load_vmhwm=$(proc_status_kib "$api_pid" VmHWM)
 	load_vmrss=$(proc_status_kib "$api_pid" VmRSS)
 	stop_process "$api_pid"
@@ -560,7 +574,7 @@ main() {
 	record_command "nginx -p \$TMP/nginx -e \$TMP/nginx/error.log -c \$TMP/nginx/nginx.conf  # from bench/nginx.conf.in"
 
 	start_nginx
-	start_mhd_floor
+	start_mhd_floor mhd_floor /
 	write_settings
 	measure_http
 	measure_callbacks
