@@ -23,6 +23,8 @@
  * of deadlines costs few scans. A connection is closed at most this late. */
 #define HTTP_DEADLINE_SLACK_US (100 * 1000)
 #define HTTP_ACCEPT_RETRY_US   (100 * 1000) /* pause after accept4() fails for lack of descriptors or memory */
+/* An accepted connection not started by then no longer counts. */
+#define HTTP_PENDING_EXPIRE_US ((int64_t)CP_CONNECTION_TIMEOUT_S * HTTP_US_PER_S)
 #define HTTP_DRAIN_US          (3 * HTTP_US_PER_S) /* maximum wait at stop for responses in progress */
 #define HTTP_DRAIN_POLL_US     (10 * 1000)
 /* How long the deadline thread sleeps when no deadline is running. */
@@ -64,6 +66,12 @@ _Static_assert(sizeof(((struct http_conn *)0)->client_text) ==
 _Static_assert(sizeof(((struct http_conn *)0)->peer_text) ==
                sizeof(((struct http_request *)0)->client_text), "peer text sizes differ");
 
+/* A connection accepted and handed to libmicrohttpd, not yet started. */
+struct http_pending {
+	int fd;
+	int64_t accepted_us;
+};
+
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct gateway *gw;
@@ -78,7 +86,8 @@ struct http_server {
 	pthread_cond_t conns_room;  /* signalled when the connections drop below the limit */
 	struct http_conn *conns;    /* every open connection */
 	int open_conns;             /* number of connections in conns */
-	int pending_conns;          /* accepted, not yet started by libmicrohttpd */
+	struct http_pending pending[CP_CONNECTIONS_MAX];
+	int pending_conns;          /* entries in pending */
 	int64_t next_scan_us;       /* when the deadline thread scans next */
 	bool stopping;
 	pthread_t deadline_thread;
@@ -861,6 +870,50 @@ http_deadline_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Remove the pending entry of descriptor fd, if there is one. Called with
+ * conns_lock held. The entry is missing when it has expired.
+ */
+static void
+http_pending_take_locked(struct http_server *srv, int fd)
+{
+	for (int i = 0; i < srv->pending_conns; i++) {
+		if (srv->pending[i].fd == fd) {
+			srv->pending[i] = srv->pending[--srv->pending_conns];
+			return;
+		}
+	}
+}
+
+/*
+ * Drop the pending entries accepted before now - HTTP_PENDING_EXPIRE_US,
+ * and return when the oldest of the others expires, or 0 when none is
+ * left. Called with conns_lock held. In a pool, MHD_add_connection() only
+ * queues a connection, and the worker that fails to set it up (no memory
+ * for its pool, or its share of the limit full) closes it without any
+ * notification. Its entry would otherwise count against the limit forever.
+ */
+static int64_t
+http_pending_expire_locked(struct http_server *srv, int64_t now)
+{
+	int64_t next = 0;
+
+	for (int i = 0; i < srv->pending_conns;) {
+		int64_t expires = srv->pending[i].accepted_us + HTTP_PENDING_EXPIRE_US;
+
+		if (expires <= now) {
+			log_error("a connection handed to libmicrohttpd was never started;"
+			          " it no longer counts against the connection limit", NULL);
+			srv->pending[i] = srv->pending[--srv->pending_conns];
+			continue;
+		}
+		if (next == 0 || expires < next)
+			next = expires;
+		i++;
+	}
+	return next;
+}
+
 static void
 http_conn_started(struct http_server *srv, struct MHD_Connection *conn, void **socket_context)
 {
@@ -873,8 +926,9 @@ http_conn_started(struct http_server *srv, struct MHD_Connection *conn, void **s
 		/* A connection that cannot be listed stops counting. It would
 		 * have no deadline, so it is closed when its descriptor is known. */
 		pthread_mutex_lock(&srv->conns_lock);
-		if (srv->pending_conns-- + srv->open_conns == CP_CONNECTIONS_MAX)
-			pthread_cond_signal(&srv->conns_room);
+		if (info != NULL)
+			http_pending_take_locked(srv, info->connect_fd);
+		pthread_cond_signal(&srv->conns_room);
 		pthread_mutex_unlock(&srv->conns_lock);
 		if (info != NULL) {
 			log_error("new connection closed for lack of memory", NULL);
@@ -890,7 +944,7 @@ http_conn_started(struct http_server *srv, struct MHD_Connection *conn, void **s
 	/* Moved from pending to open in one step: in between, the count would
 	 * be one short and the accept thread could take a connection too many. */
 	pthread_mutex_lock(&srv->conns_lock);
-	srv->pending_conns--;
+	http_pending_take_locked(srv, c->fd);
 	srv->open_conns++;
 	c->next = srv->conns;
 	if (srv->conns != NULL)
@@ -1159,13 +1213,16 @@ http_server_init_locks(struct http_server *srv)
 	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	if (rc == 0)
 		rc = pthread_cond_init(&srv->conns_wake, &attr);
-	pthread_condattr_destroy(&attr);
-	if (rc != 0)
+	if (rc != 0) {
+		pthread_condattr_destroy(&attr);
 		return -1;
-	if (pthread_cond_init(&srv->conns_room, NULL) != 0) {
+	}
+	if (pthread_cond_init(&srv->conns_room, &attr) != 0) {
+		pthread_condattr_destroy(&attr);
 		pthread_cond_destroy(&srv->conns_wake);
 		return -1;
 	}
+	pthread_condattr_destroy(&attr);
 	if (pthread_cond_init(&srv->defer_idle, NULL) != 0) {
 		pthread_cond_destroy(&srv->conns_wake);
 		pthread_cond_destroy(&srv->conns_room);
@@ -1246,8 +1303,20 @@ http_accept_main(void *arg)
 		int fd;
 
 		pthread_mutex_lock(&srv->conns_lock);
-		while (!srv->stopping && srv->open_conns + srv->pending_conns >= CP_CONNECTIONS_MAX)
-			pthread_cond_wait(&srv->conns_room, &srv->conns_lock);
+		for (;;) {
+			int64_t next = http_pending_expire_locked(srv, http_now_us());
+			struct timespec until;
+
+			if (srv->stopping || srv->open_conns + srv->pending_conns < CP_CONNECTIONS_MAX)
+				break;
+			if (next == 0) {
+				pthread_cond_wait(&srv->conns_room, &srv->conns_lock);
+				continue;
+			}
+			until.tv_sec = (time_t)(next / HTTP_US_PER_S);
+			until.tv_nsec = (long)(next % HTTP_US_PER_S) * 1000;
+			pthread_cond_timedwait(&srv->conns_room, &srv->conns_lock, &until);
+		}
 		stopping = srv->stopping;
 		pthread_mutex_unlock(&srv->conns_lock);
 		if (stopping)
@@ -1275,22 +1344,22 @@ http_accept_main(void *arg)
 			usleep(HTTP_ACCEPT_RETRY_US);
 			continue;
 		}
-		/* Counted before the add, since a pool thread may start the
+		/* Listed before the add, since a pool thread may start the
 		 * connection before MHD_add_connection() returns. On failure,
 		 * such as the per-address limit, libmicrohttpd closes the socket
-		 * and logs the reason.
-		 * NOTE: in a pool, the add only queues the connection. The
-		 * worker can still fail to set it up: no memory for its pool,
-		 * or its share of the limit full, which the doubled limit
-		 * should prevent. No notification comes then, so the connection
-		 * stays counted as pending and the limit drops by one. This was
-		 * found by reading, not seen. */
+		 * and logs the reason. An entry for the same descriptor belongs
+		 * to a connection that a pool worker closed without starting it
+		 * (see http_pending_expire_locked()), since a descriptor number
+		 * returns only after a close, so it is replaced. */
 		pthread_mutex_lock(&srv->conns_lock);
+		http_pending_take_locked(srv, fd);
+		srv->pending[srv->pending_conns].fd = fd;
+		srv->pending[srv->pending_conns].accepted_us = http_now_us();
 		srv->pending_conns++;
 		pthread_mutex_unlock(&srv->conns_lock);
 		if (MHD_add_connection(srv->daemon, fd, (struct sockaddr *)&peer, len) != MHD_YES) {
 			pthread_mutex_lock(&srv->conns_lock);
-			srv->pending_conns--;
+			http_pending_take_locked(srv, fd);
 			pthread_mutex_unlock(&srv->conns_lock);
 		}
 	}
