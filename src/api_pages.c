@@ -90,6 +90,18 @@ api_invoice_page(struct http_request *r)
 	return api_render_invoice(r, http_query(r, "token"), 200, NULL);
 }
 
+/* The page sent in place of the redirect when the change's commit failed. */
+static int
+api_invoice_commit_failed(struct http_request *r)
+{
+	return api_page_message(r, 500, "Temporarily unavailable", "Please try again.");
+}
+
+/*
+ * Choose the coin of an order, or cancel it, from the payment page. In a
+ * pool the redirect is held on a suspended connection until the change is
+ * durable, so the pool thread serves other connections meanwhile.
+ */
 static int
 api_invoice_action(struct http_request *r, bool cancel)
 {
@@ -104,8 +116,11 @@ api_invoice_action(struct http_request *r, bool cancel)
 	token = params_get(&r->params, "token");
 	if (token == NULL || !validate_public_token(token, CP_ORDER_TOKEN_MAX))
 		return api_page_message(r, 404, "Order not found", "This payment link is not valid.");
-	rc = cancel ? orders_cancel(r->gw, token, &o, &errs)
-	            : orders_choose_coin(r->gw, token, params_get(&r->params, "coin"), &o, &errs);
+	rc = cancel ? orders_cancel(r->gw, token, &o, &errs, http_commit_async(r))
+	            : orders_choose_coin(r->gw, token, params_get(&r->params, "coin"), &o, &errs,
+	                                 http_commit_async(r));
+	if (rc == CP_OK)
+		http_defer_page(r, api_invoice_commit_failed);
 	if (rc == CP_NOT_FOUND)
 		return api_page_message(r, 404, "Order not found", "This payment link is not valid.");
 	if (rc == CP_INVALID)

@@ -225,6 +225,13 @@ http_defer_response(struct http_request *r)
 		r->deferred = true;
 }
 
+void
+http_defer_page(struct http_request *r, int (*held_failed)(struct http_request *r))
+{
+	r->held_failed = held_failed;
+	http_defer_response(r);
+}
+
 /* Queue the held response, or a 500 in its place when the commit failed. */
 static int
 http_release_held(struct http_request *r)
@@ -239,8 +246,11 @@ http_release_held(struct http_request *r)
 		log_set_request_id(r->id);
 		log_error("commit failed; the prepared response is not sent", "status",
 		          log_int(r->held_status), NULL);
-		ok = http_send_error(r, 500, "InternalServerError", NULL,
-		                     "the gateway failed to store the request; the request id is in its log");
+		if (r->held_failed != NULL)
+			ok = r->held_failed(r);
+		else
+			ok = http_send_error(r, 500, "InternalServerError", NULL, "the gateway failed"
+			                     " to store the request; the request id is in its log");
 		log_set_request_id(NULL);
 		return ok;
 	}

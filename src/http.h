@@ -50,6 +50,9 @@ struct http_request {
 	bool deferred;              /* the next response is held */
 	struct MHD_Response *held;
 	int held_status;
+	/* Sender of the response that replaces a held one whose commit
+	 * failed; with NULL the API's JSON 500 is sent. */
+	int (*held_failed)(struct http_request *r);
 	bool commit_finished;       /* guarded by the server's defer_lock */
 	bool suspended;             /* the same */
 	enum cp_result commit_rc;   /* the same */
@@ -142,6 +145,8 @@ int http_send_redirect(struct http_request *r, const char *location);
  */
 const struct store_async *http_commit_async(struct http_request *r);
 void http_defer_response(struct http_request *r);
+/* Like http_defer_response(), with an HTML page in place of the JSON 500. */
+void http_defer_page(struct http_request *r, int (*held_failed)(struct http_request *r));
 
 /* Route a request once its body is complete; implemented in api.c. */
 int api_dispatch(struct http_request *r);

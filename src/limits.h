@@ -18,9 +18,10 @@
 #define CP_HEADER_TIMEOUT_S      10          /* seconds until the headers are complete */
 #define CP_REQUEST_TIMEOUT_S     30          /* seconds until the body is complete */
 /* HTTP threads: a pool of this many, or with 0 one thread per connection.
- * A new order or deposit commits while its connection is suspended, so its
- * thread serves other connections meanwhile. Other writes still hold their
- * thread until the commit. */
+ * A new order or deposit, and a coin choice or cancel on the payment page,
+ * commits while its connection is suspended, so its thread serves other
+ * connections meanwhile. Other writes still hold their thread until the
+ * commit. */
 #define CP_HTTP_THREADS          8
 #define CP_FORWARDED_MAX         32          /* addresses read from X-Forwarded-For */
 #define CP_CONNECTIONS_MAX       1024        /* open client connections */

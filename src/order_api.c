@@ -467,7 +467,7 @@ order_api_refresh_rates(struct http_request *r, int64_t merchant_id, const char 
 		return http_send_error(r, 422, "UnsupportedInput", "token", "a payment was already"
 		                       " received for this order, so its quote is fixed");
 	/* Choosing the same coin again re-quotes while nothing was paid. */
-	rc = orders_choose_coin(r->gw, token, o.coin, &o, &errs);
+	rc = orders_choose_coin(r->gw, token, o.coin, &o, &errs, NULL);
 	if (rc == CP_INVALID)
 		return http_send_field_errors(r, &errs);
 	if (rc == CP_NOT_FOUND)
@@ -533,7 +533,7 @@ order_api_choose_coin(struct http_request *r)
 	if (coin == NULL || coin[0] == '\0')
 		return http_send_error(r, 422, "UnsupportedInput", "coin", "coin is missing; send"
 		                       " one of the codes listed in the order's coins");
-	rc = orders_choose_coin(r->gw, token, coin, &o, &errs);
+	rc = orders_choose_coin(r->gw, token, coin, &o, &errs, NULL);
 	if (rc == CP_INVALID)
 		return http_send_field_errors(r, &errs);
 	if (rc == CP_NOT_FOUND)

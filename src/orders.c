@@ -417,14 +417,35 @@ orders_choose_coin_locked(struct gateway *gw, struct order *o, const char *coin_
 	return events_order(gw, o, "order_created", NULL, NULL);
 }
 
-/* Run fn on the order named by token inside one write transaction. */
+/* A change to an order whose COMMIT runs on the store's committer thread. */
+struct orders_change {
+	struct store_async then;        /* the caller's callback */
+	struct gateway *gw;
+};
+
+static void
+orders_change_committed(void *arg, enum cp_result rc)
+{
+	struct orders_change *change = arg;
+
+	if (rc == CP_OK)
+		gateway_events_written(change->gw);
+	change->then.done(change->then.arg, rc);
+	free(change);
+}
+
+/*
+ * Run fn on the order named by token inside one write transaction, then
+ * commit, or hand the commit to the committer thread when async is set.
+ */
 static enum cp_result
 orders_with_order(struct gateway *gw, const char *token, struct order *out,
                   struct field_errors *errs,
                   enum cp_result (*fn)(struct gateway *, struct order *, const char *,
                                        struct field_errors *),
-                  const char *arg)
+                  const char *arg, const struct store_async *async)
 {
+	struct orders_change *change;
 	enum cp_result rc;
 
 	if ((rc = store_begin(gw->store)) != CP_OK)
@@ -436,16 +457,32 @@ orders_with_order(struct gateway *gw, const char *token, struct order *out,
 		store_rollback(gw->store);
 		return rc;
 	}
-	if ((rc = store_commit(gw->store)) == CP_OK)
-		gateway_events_written(gw);
+	if (async == NULL) {
+		if ((rc = store_commit(gw->store)) == CP_OK)
+			gateway_events_written(gw);
+		return rc;
+	}
+	change = malloc(sizeof(*change));
+	if (change == NULL) {
+		log_error("out of memory for an order change; it is rolled back",
+		          "order_id", log_int(out->id), NULL);
+		store_rollback(gw->store);
+		return CP_ERROR;
+	}
+	change->then = *async;
+	change->gw = gw;
+	rc = store_commit_async(gw->store, &(struct store_async){ orders_change_committed, change });
+	if (rc != CP_OK)
+		free(change);
 	return rc;
 }
 
 enum cp_result
 orders_choose_coin(struct gateway *gw, const char *order_token, const char *coin,
-                   struct order *out, struct field_errors *errs)
+                   struct order *out, struct field_errors *errs, const struct store_async *async)
 {
-	return orders_with_order(gw, order_token, out, errs, orders_choose_coin_locked, coin);
+	return orders_with_order(gw, order_token, out, errs, orders_choose_coin_locked, coin,
+	                         async);
 }
 
 static enum cp_result
@@ -472,9 +509,9 @@ orders_cancel_locked(struct gateway *gw, struct order *o, const char *unused,
 
 enum cp_result
 orders_cancel(struct gateway *gw, const char *order_token, struct order *out,
-              struct field_errors *errs)
+              struct field_errors *errs, const struct store_async *async)
 {
-	return orders_with_order(gw, order_token, out, errs, orders_cancel_locked, NULL);
+	return orders_with_order(gw, order_token, out, errs, orders_cancel_locked, NULL, async);
 }
 
 enum cp_result

@@ -47,11 +47,12 @@ enum cp_result orders_create(struct gateway *gw, const struct access_token *t,
  */
 enum cp_result orders_choose_coin(struct gateway *gw, const char *order_token,
                                   const char *coin, struct order *out,
-                                  struct field_errors *errs);
+                                  struct field_errors *errs, const struct store_async *async);
 
 /* Cancel an unpaid order on the buyer's request. */
 enum cp_result orders_cancel(struct gateway *gw, const char *order_token,
-                             struct order *out, struct field_errors *errs);
+                             struct order *out, struct field_errors *errs,
+                             const struct store_async *async);
 
 #define ORDERS_EXPIRY_BATCH 64 /* orders expired per call of orders_expire_due() */
 

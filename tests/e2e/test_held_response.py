@@ -1,4 +1,4 @@
-"""Held responses of generateOrder: sent only once the order's commit is durable.
+"""Held responses: sent only once the commit of the request's change is durable.
 
 In a pool (server.threads > 0), the pool thread hands the COMMIT of a new
 order to the store's committer thread, suspends the connection and keeps the
@@ -8,6 +8,8 @@ the sync of the WAL failed (src/http.c, src/store.c). These tests check that:
 
 - a commit whose WAL sync fails gets a 500 and never a 201, the daemon keeps
   serving reads, and later writes are rejected;
+- the same holds for new deposits, and for a coin choice or a cancel on the
+  payment page, which gets an HTML error page in place of its redirect;
 - clients that close their connection while their response is held leave
   the daemon serving and able to stop cleanly;
 - SIGTERM under load loses no order that was acknowledged with a 201, sends
@@ -214,6 +216,53 @@ class FailedDepositCommit(harness.GatewayTestCase, harness.RejectionChecks):
             wait_for_log_line(self.daemon, HELD_FAILED_MSG, "request_id=" + request_id),
             "no %r line with request_id %s in the log:\n%s"
             % (HELD_FAILED_MSG, request_id, self.daemon.log_text()[-4000:]))
+
+        returncode = self.daemon.stop()
+        self.assertEqual(returncode, 0, "citypayd exited with %s on SIGTERM" % returncode)
+
+
+class FailedInvoiceCommit(harness.GatewayTestCase, harness.RejectionChecks):
+    """A buyer's change on the payment page whose WAL sync fails gets an error page.
+
+    Choosing a coin and cancelling keep their redirect until the commit, as
+    generateOrder keeps its 201. A failed commit must not redirect the buyer as if the
+    change had been made.
+    """
+
+    def assert_held_error_page(self, resp, action):
+        self.assertNotEqual(resp.status, 303,
+                            "%s whose WAL sync failed was redirected: %r" % (action, resp))
+        self.assertEqual(resp.status, 500, "%s whose WAL sync failed: %r" % (action, resp))
+        self.assertTrue((resp.header("content-type") or "").startswith("text/html"),
+                        "%s whose WAL sync failed sent no HTML page: %r" % (action, resp))
+        self.assertIn("Temporarily unavailable", resp.text,
+                      "%s whose WAL sync failed: %r" % (action, resp))
+        request_id = resp.header("x-request-id")
+        self.assertTrue(request_id, "%s whose WAL sync failed has no X-Request-Id" % action)
+        self.assertIsNotNone(
+            wait_for_log_line(self.daemon, HELD_FAILED_MSG, "request_id=" + request_id),
+            "no %r line with request_id %s in the log:\n%s"
+            % (HELD_FAILED_MSG, request_id, self.daemon.log_text()[-4000:]))
+
+    def test_failed_invoice_commit(self):
+        _, chosen = self.create_order()
+        _, cancelled = self.create_order()
+        _, untouched = self.create_order()
+        data = self.choose_coin(chosen["token"], "BTC")
+        self.assertEqual(data["coin"], "BTC", "the chosen coin is not in the order: %r" % data)
+        resp = self.post("/invoice/cancel", form={"token": cancelled["token"]})
+        self.assertEqual(resp.status, 303, "POST /invoice/cancel: %r" % resp)
+        self.assertEqual(self.order_info(cancelled["token"])["status"]["code"], "CANCELED",
+                         "the cancelled order")
+
+        # As in FailedCommit: a WAL file without a link fails its sync.
+        os.unlink(self.db_path + "-wal")
+        failed = self.post("/invoice/coin", form={"token": untouched["token"], "coin": "BTC"})
+        self.assert_held_error_page(failed, "POST /invoice/coin")
+        failed = self.post("/invoice/cancel", form={"token": untouched["token"]})
+        self.assertNotEqual(failed.status, 303,
+                            "POST /invoice/cancel after the failed sync was redirected: %r"
+                            % failed)
 
         returncode = self.daemon.stop()
         self.assertEqual(returncode, 0, "citypayd exited with %s on SIGTERM" % returncode)
