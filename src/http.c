@@ -778,6 +778,28 @@ http_conn_enter(struct MHD_Connection *conn, enum http_phase phase)
 }
 
 /*
+ * Enter the response phase: true, or false once http_stop() has begun.
+ * http_drain() waits only for connections in this phase, so a request
+ * whose body completes after the stop began is not handled at all: its
+ * connection closes without a response, and no order is stored without
+ * its 201 reaching the client. The check and the phase change share the
+ * lock under which http_stop() sets stopping.
+ */
+static bool
+http_conn_enter_response(struct http_request *r)
+{
+	struct http_conn *c = http_conn_of(r->conn);
+	bool stopping;
+
+	pthread_mutex_lock(&r->srv->conns_lock);
+	stopping = r->srv->stopping;
+	if (!stopping && c != NULL)
+		http_conn_enter_locked(c, HTTP_PHASE_RESPONSE, http_now_us());
+	pthread_mutex_unlock(&r->srv->conns_lock);
+	return !stopping;
+}
+
+/*
  * Enter the body phase once the headers are read. A 413 sent on the first
  * call keeps the body deadline too, in case libmicrohttpd reads on.
  */
@@ -881,18 +903,19 @@ http_deadline_main(void *arg)
 }
 
 /*
- * Remove the pending entry of descriptor fd, if there is one. Called with
- * conns_lock held. The entry is missing when it has expired.
+ * Remove the pending entry of descriptor fd: true, or false when there is
+ * none because it has expired. Called with conns_lock held.
  */
-static void
+static bool
 http_pending_take_locked(struct http_server *srv, int fd)
 {
 	for (int i = 0; i < srv->pending_conns; i++) {
 		if (srv->pending[i].fd == fd) {
 			srv->pending[i] = srv->pending[--srv->pending_conns];
-			return;
+			return true;
 		}
 	}
+	return false;
 }
 
 /*
@@ -933,8 +956,10 @@ http_conn_started(struct http_server *srv, struct MHD_Connection *conn, void **s
 	struct ipaddr peer;
 
 	if (c == NULL) {
-		/* A connection that cannot be listed stops counting. It would
-		 * have no deadline, so it is closed when its descriptor is known. */
+		/* A connection that cannot be listed stops counting: now when its
+		 * descriptor is known, else when its pending entry expires. It
+		 * would have no deadline, so it is closed when the descriptor is
+		 * known. */
 		pthread_mutex_lock(&srv->conns_lock);
 		if (info != NULL)
 			http_pending_take_locked(srv, info->connect_fd);
@@ -954,7 +979,7 @@ http_conn_started(struct http_server *srv, struct MHD_Connection *conn, void **s
 	/* Moved from pending to open in one step: in between, the count would
 	 * be one short and the accept thread could take a connection too many. */
 	pthread_mutex_lock(&srv->conns_lock);
-	http_pending_take_locked(srv, c->fd);
+	bool listed = http_pending_take_locked(srv, c->fd);
 	srv->open_conns++;
 	c->next = srv->conns;
 	if (srv->conns != NULL)
@@ -963,6 +988,13 @@ http_conn_started(struct http_server *srv, struct MHD_Connection *conn, void **s
 	http_conn_enter_locked(c, HTTP_PHASE_HEADERS, http_now_us());
 	pthread_mutex_unlock(&srv->conns_lock);
 	*socket_context = c;
+	/* A pool thread can be busy for longer than HTTP_PENDING_EXPIRE_US,
+	 * waiting for a commit on a stalled disk. It then starts its queued
+	 * connections after the accept thread has counted them out. */
+	if (!listed)
+		log_warn("a connection started after it had waited too long to be counted;"
+		         " the open connections may pass the limit for a while",
+		         "client", c->peer_text, NULL);
 }
 
 static void
@@ -1059,7 +1091,13 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		}
 		return MHD_YES;
 	}
-	http_conn_enter(conn, HTTP_PHASE_RESPONSE);
+	if (!http_conn_enter_response(r)) {
+		log_set_request_id(r->id);
+		log_info("request not handled: the gateway is stopping; the connection is"
+		         " closed without a response", "method", r->method, "path", r->path, NULL);
+		log_set_request_id(NULL);
+		return MHD_NO;
+	}
 	if (r->body_too_large)
 		return http_send_too_large(r) == MHD_YES ? MHD_YES : MHD_NO;
 

@@ -145,7 +145,8 @@ int http_send_redirect(struct http_request *r, const char *location);
  */
 const struct store_async *http_commit_async(struct http_request *r);
 void http_defer_response(struct http_request *r);
-/* Like http_defer_response(), with an HTML page in place of the JSON 500. */
+/* Like http_defer_response(); held_failed sends the response that replaces
+ * the held one when the commit fails, in place of the API's JSON 500. */
 void http_defer_page(struct http_request *r, int (*held_failed)(struct http_request *r));
 
 /* Route a request once its body is complete; implemented in api.c. */
