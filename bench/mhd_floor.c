@@ -3,7 +3,7 @@
  * that sends the same fixed 150-byte JSON body as the nginx baseline
  * (bench/nginx.conf.in) to every request, and does nothing else.
  *
- *   mhd_floor --port PORT [--threads N] [--store DB]
+ *   mhd_floor --port PORT [--threads N] [--store DB [--insert]]
  *
  * It measures the ceiling that libmicrohttpd alone reaches on this machine
  * without any of the daemon's per-request work: no routing, no request id,
@@ -15,11 +15,21 @@
  * GET /order/{token} also reads the order and its chain transactions from
  * the store DB with the daemon's own store code, in one read transaction
  * and with the same two queries as the daemon's GET /order/{token}
- * (api_order_info() in src/api.c), then sends the same fixed body, or a 404 with no body when
- * no order has that token. Other paths get the fixed body as before. The
- * gap between this ceiling and the daemon's GET /order/{token} is what the
- * daemon adds to the lookup: the view, the envelope, the request id, the
- * access log line and its HTTP layer.
+ * (api_order_info() in src/api.c), then sends the same fixed body, or a
+ * 404 with no body when no order has that token. Other paths get the fixed
+ * body as before. The gap between this ceiling and the daemon's GET
+ * /order/{token} is what the daemon adds to the lookup: the view, the
+ * envelope, the request id, the access log line and its HTTP layer.
+ *
+ * With --insert as well it is the "libmicrohttpd and the order insert"
+ * workload: every POST inserts a new order for customer 1 and its access
+ * token 1 with the daemon's store_order_insert(), and hands the commit to
+ * the store's committer thread with store_commit_async(), as the daemon's
+ * generateOrder does. The connection is suspended until the batch is
+ * durable, then gets the fixed body with 201, or 500 when the commit
+ * failed. The request body is read and dropped: no form parsing, no
+ * authentication, no idempotency lookup, no merchant read and no last-use
+ * update, so this is a ceiling of generateOrder with durable group commit.
  *
  * libmicrohttpd is set up as in http_start() of src/http.c: a pool of N
  * threads, each with its own epoll loop (default CP_HTTP_THREADS), or with
@@ -27,7 +37,8 @@
  * memory, timeout and connection limit. Unlike the daemon, the library
  * accepts the connections itself on its own listening socket, because the
  * daemon's accept thread is part of the daemon's work. It also sets none
- * of the daemon's callbacks and no suspend and resume.
+ * of the daemon's callbacks, and allows suspend and resume only with
+ * --insert.
  *
  * It listens on 127.0.0.1 only and runs until SIGTERM or SIGINT.
  */
@@ -36,11 +47,14 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -64,18 +78,40 @@ static char floor_request_seen;
 struct floor_server {
 	struct MHD_Response *response;  /* the fixed body */
 	struct MHD_Response *not_found; /* an empty 404 */
+	struct MHD_Response *failed;    /* an empty 500 */
 	struct store *store;            /* NULL without --store */
+	bool insert;                    /* --insert */
+	bool can_suspend;               /* a pool, not a thread per connection */
+	uint64_t next_order;            /* numbers the inserted orders */
 };
+
+/*
+ * A POST whose order is being committed (--insert). The committer thread
+ * and the connection's thread share it under floor_commit_lock.
+ */
+struct floor_request {
+	struct MHD_Connection *conn;
+	bool committed;                 /* the commit finished */
+	bool suspended;                 /* the connection waits for it */
+	enum cp_result rc;
+};
+
+static pthread_mutex_t floor_commit_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Broadcast when a commit finishes, for a thread per connection and the stop. */
+static pthread_cond_t floor_commit_done = PTHREAD_COND_INITIALIZER;
+static int floor_suspended;     /* connections suspended for their commit */
 
 static void
 floor_usage(void)
 {
-	fprintf(stderr, "usage: mhd_floor --port PORT [--threads N] [--store DB]\n"
+	fprintf(stderr, "usage: mhd_floor --port PORT [--threads N] [--store DB [--insert]]\n"
 	        "  --port PORT   TCP port on 127.0.0.1 to listen on (1 to 65535)\n"
 	        "  --threads N   HTTP threads, as the daemon's server.threads: a pool of N,\n"
 	        "                or 0 for one thread per connection (default %d, at most %d)\n"
 	        "  --store DB    read the order of each GET /order/{token} from this SQLite\n"
-	        "                store, as citypayd does, before the fixed body\n",
+	        "                store, as citypayd does, before the fixed body\n"
+	        "  --insert      with --store, insert and durably commit a new order for\n"
+	        "                customer 1 and token 1 for each POST before a 201\n",
 	        CP_HTTP_THREADS, FLOOR_THREADS_MAX);
 }
 
@@ -127,6 +163,120 @@ floor_lookup(struct store *st, const char *token)
 	return rc;
 }
 
+static int64_t
+floor_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Called by the committer thread once the order's batch is durable or failed. */
+static void
+floor_committed(void *arg, enum cp_result rc)
+{
+	struct floor_request *req = arg;
+
+	pthread_mutex_lock(&floor_commit_lock);
+	req->rc = rc;
+	req->committed = true;
+	if (req->suspended) {
+		req->suspended = false;
+		floor_suspended--;
+		MHD_resume_connection(req->conn);
+	}
+	pthread_cond_broadcast(&floor_commit_done);
+	pthread_mutex_unlock(&floor_commit_lock);
+}
+
+/*
+ * Insert a new order in a write transaction and hand its commit to the
+ * committer thread, which calls floor_committed(). Returns CP_OK when the
+ * commit was handed over; otherwise the transaction is rolled back.
+ */
+static enum cp_result
+floor_insert(struct floor_server *server, struct floor_request *req)
+{
+	uint64_t n = __atomic_add_fetch(&server->next_order, 1, __ATOMIC_RELAXED);
+	int64_t now = floor_now_ms();
+	struct order o;
+	enum cp_result rc;
+
+	memset(&o, 0, sizeof(o));
+	o.merchant_id = 1;
+	o.token_id = 1;
+	snprintf(o.token, sizeof(o.token), "floor-%ld-%llu", (long)getpid(),
+	         (unsigned long long)n);
+	snprintf(o.client_order_id, sizeof(o.client_order_id), "%s", o.token);
+	o.mode = TOKEN_MODE_SANDBOX;
+	o.amount_fiat = 2550;
+	memcpy(o.currency, "USD", 4);
+	o.status = ORDER_IN_PROGRESS;
+	o.created_at_ms = now;
+	o.updated_at_ms = now;
+	o.expires_at_ms = now + 3600 * 1000;
+
+	if (store_begin(server->store) != CP_OK)
+		return CP_ERROR;
+	if ((rc = store_order_insert(server->store, &o)) != CP_OK) {
+		store_rollback(server->store);
+		return rc;
+	}
+	return store_commit_async(server->store,
+	                          &(struct store_async){ floor_committed, req });
+}
+
+/*
+ * Respond to a POST in --insert mode: on the call after the body, insert the
+ * order and suspend the connection unless the commit finished already; on
+ * the call after the resume, send 201 or 500. With a thread per connection
+ * the thread waits for the commit instead, as the daemon's does.
+ */
+static enum MHD_Result
+floor_post(struct floor_server *server, struct MHD_Connection *conn, void **req_cls)
+{
+	struct floor_request *req = *req_cls;
+	bool committed;
+
+	if (req == NULL || req == (void *)&floor_request_seen) {
+		if ((req = calloc(1, sizeof(*req))) == NULL)
+			return MHD_NO;
+		req->conn = conn;
+		*req_cls = req;
+		if (floor_insert(server, req) != CP_OK)
+			return MHD_queue_response(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, server->failed);
+		pthread_mutex_lock(&floor_commit_lock);
+		while (!server->can_suspend && !req->committed)
+			pthread_cond_wait(&floor_commit_done, &floor_commit_lock);
+		committed = req->committed;
+		if (!committed) {
+			MHD_suspend_connection(conn);
+			req->suspended = true;
+			floor_suspended++;
+		}
+		pthread_mutex_unlock(&floor_commit_lock);
+		if (!committed)
+			return MHD_YES;
+	}
+	return MHD_queue_response(conn, req->rc == CP_OK ? MHD_HTTP_CREATED :
+	                          MHD_HTTP_INTERNAL_SERVER_ERROR,
+	                          req->rc == CP_OK ? server->response : server->failed);
+}
+
+/* Free the state of a POST in --insert mode once its response is done. */
+static void
+floor_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (*req_cls != NULL && *req_cls != (void *)&floor_request_seen)
+		free(*req_cls);
+	*req_cls = NULL;
+}
+
 /*
  * Queue the fixed response on the second call for a request. libmicrohttpd
  * 0.9.75 closes the connection after a response queued on the first call,
@@ -148,6 +298,8 @@ floor_access(void *cls, struct MHD_Connection *conn, const char *url, const char
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (server->insert && strcmp(method, "POST") == 0)
+		return floor_post(server, conn, req_cls);
 	if (server->store != NULL && strncmp(url, "/order/", 7) == 0) {
 		switch (floor_lookup(server->store, url + 7)) {
 		case CP_OK:
@@ -167,7 +319,7 @@ main(int argc, char **argv)
 	long port = 0, threads = CP_HTTP_THREADS;
 	const char *store_path = NULL;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-	struct floor_server server = { NULL, NULL, NULL };
+	struct floor_server server = { 0 };
 	struct MHD_Daemon *daemon;
 	char err[256];
 	int status = 1;
@@ -178,6 +330,10 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			floor_usage();
 			return 0;
+		}
+		if (strcmp(argv[i], "--insert") == 0) {
+			server.insert = true;
+			continue;
 		}
 		if (strcmp(argv[i], "--port") != 0 && strcmp(argv[i], "--threads") != 0 &&
 		    strcmp(argv[i], "--store") != 0) {
@@ -205,12 +361,19 @@ main(int argc, char **argv)
 		floor_usage();
 		return 2;
 	}
+	if (server.insert && store_path == NULL) {
+		fprintf(stderr, "mhd_floor: --insert needs --store DB, the store to insert into\n");
+		floor_usage();
+		return 2;
+	}
+	server.can_suspend = threads > 0;
 
 	server.response = MHD_create_response_from_buffer(sizeof(floor_body) - 1,
 	                                                  (void *)floor_body,
 	                                                  MHD_RESPMEM_PERSISTENT);
 	server.not_found = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-	if (server.response == NULL || server.not_found == NULL ||
+	server.failed = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (server.response == NULL || server.not_found == NULL || server.failed == NULL ||
 	    MHD_add_response_header(server.response, "Content-Type",
 	                            "application/json") != MHD_YES) {
 		fprintf(stderr, "mhd_floor: creating the responses failed\n");
@@ -237,6 +400,8 @@ main(int argc, char **argv)
 	if (threads == 0)
 		flags = (flags & ~(unsigned int)MHD_USE_EPOLL) |
 		        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+	else if (server.insert)
+		flags |= MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
 	struct MHD_OptionItem pool[] = {
 		{ threads > 0 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)threads, NULL },
 		{ MHD_OPTION_END, 0, NULL },
@@ -252,6 +417,7 @@ main(int argc, char **argv)
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CP_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CP_CONNECTION_MEMORY,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CP_CONNECTIONS_MAX * 2,
+		MHD_OPTION_NOTIFY_COMPLETED, floor_completed, NULL,
 		MHD_OPTION_END);
 	if (daemon == NULL) {
 		fprintf(stderr, "mhd_floor: cannot listen on 127.0.0.1:%ld; is the port in use?\n",
@@ -261,6 +427,12 @@ main(int argc, char **argv)
 
 	if (sigwait(&stop_signals, &signal_number) != 0)
 		fprintf(stderr, "mhd_floor: sigwait() failed; stopping\n");
+	/* libmicrohttpd stops only without suspended connections, and the
+	 * committer resumes each one once its batch is done. */
+	pthread_mutex_lock(&floor_commit_lock);
+	while (floor_suspended > 0)
+		pthread_cond_wait(&floor_commit_done, &floor_commit_lock);
+	pthread_mutex_unlock(&floor_commit_lock);
 	MHD_stop_daemon(daemon);
 	status = 0;
 out:
@@ -268,6 +440,8 @@ out:
 		store_close(server.store);
 	if (server.not_found != NULL)
 		MHD_destroy_response(server.not_found);
+	if (server.failed != NULL)
+		MHD_destroy_response(server.failed);
 	if (server.response != NULL)
 		MHD_destroy_response(server.response);
 	return status;

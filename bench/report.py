@@ -20,7 +20,8 @@ DOCS_BEGIN = "<!-- bench-summary:begin -->"
 DOCS_END = "<!-- bench-summary:end -->"
 
 # Workloads run in every round beside the nginx baseline.
-ROUND_WORKLOADS = ("nginx", "mhd_floor", "mhd_lookup", "healthz", "generate_order", "get_order")
+ROUND_WORKLOADS = ("nginx", "mhd_floor", "mhd_lookup", "mhd_insert", "healthz",
+                   "generate_order", "get_order")
 
 # Workloads in the order of the tables, with the names shown.
 WORKLOADS = (
@@ -28,6 +29,8 @@ WORKLOADS = (
     ("mhd_floor", "libmicrohttpd alone, GET / (the same body, bench/mhd_floor.c)"),
     ("mhd_lookup", "libmicrohttpd and the order lookup, GET /order/{token} (the same body,"
      " bench/mhd_floor.c --store)"),
+    ("mhd_insert", "libmicrohttpd and the durable order insert, POST (the same body with 201,"
+     " bench/mhd_floor.c --store --insert)"),
     ("healthz", "GET /healthz, no store access (the HTTP layer alone)"),
     ("generate_order", "POST /api/generateOrder"),
     ("get_order", "GET /order/{token}, 100,000 orders"),
@@ -138,6 +141,12 @@ def summary_rows(workloads, micro, facts):
                      " of GET /order/{token})", "",
                      fmt_number(lookup.get("requests_per_s")),
                      fmt_ratio(lookup.get("ratio_to_nginx")), ""))
+    insert = workloads.get("mhd_insert")
+    if insert:
+        rows.append(("libmicrohttpd and the order insert requests/s (no target: the ceiling"
+                     " of generateOrder)", "",
+                     fmt_number(insert.get("requests_per_s")),
+                     fmt_ratio(insert.get("ratio_to_nginx")), ""))
     health = workloads.get("healthz")
     if health:
         rows.append(("GET /healthz requests/s (no target: the HTTP layer alone)", "",

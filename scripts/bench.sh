@@ -6,10 +6,12 @@
 #   1. wrk load in rounds: in each round the nginx baseline, libmicrohttpd
 #      alone (bench/mhd_floor.c, the library's ceiling), libmicrohttpd with
 #      the order lookup of GET /order/{token} (mhd_floor --store, the
-#      ceiling of that request), GET /healthz (the daemon's HTTP layer with
-#      no store access), GET /order/{token} over 100,000 seeded orders and
-#      POST /api/generateOrder, each for BENCH_SECONDS; medians over
-#      BENCH_RUNS rounds;
+#      ceiling of that request), libmicrohttpd with the durable order
+#      insert of generateOrder (mhd_floor --store --insert, its ceiling),
+#      GET /healthz (the daemon's HTTP layer with no store access), GET
+#      /order/{token} over 100,000 seeded orders and POST
+#      /api/generateOrder, each for BENCH_SECONDS; medians over BENCH_RUNS
+#      rounds;
 #   2. the microbenchmarks of bench/bench_micro.c;
 #   3. callback deliveries per second to nginx;
 #   4. the daemon's peak RSS under that load and with 1,000,000 orders.
@@ -176,7 +178,8 @@ start_nginx() {
 # daemon's thread count and the extra arguments given; sets NAME_pid and
 # NAME_port. Its response to PATH must be the nginx baseline's body, byte for
 # byte: mhd_floor is libmicrohttpd alone, mhd_lookup the same with the
-# order lookup of GET /order/{token} (--store).
+# order lookup of GET /order/{token} (--store), and mhd_insert the same
+# with the durable order insert of generateOrder (--store --insert).
 start_mhd_floor() {
 	local name=$1 path=$2 logfile=$tmp/$1.log thread_args=() size url port pid
 	shift 2
@@ -391,6 +394,9 @@ measure_http() {
 	seeded=$(seed_orders "$db" --orders "$get_orders" --prefix o)
 	get_seconds=$(seconds_of "$seeded")
 	start_mhd_floor mhd_lookup /order/o1 --store "$db"
+	# Its own store, so that the daemon stays the only writer of api.db.
+	create_store "$tmp/insert.db" "http://127.0.0.1:9/callback" >/dev/null
+	start_mhd_floor mhd_insert / --store "$tmp/insert.db" --insert
 
 	start_daemon "$db" api
 	api_pid=$daemon_pid
@@ -415,6 +421,11 @@ measure_http() {
 		run_wrk mhd_lookup "$round" "$mhd_lookup_port" "http://127.0.0.1:$mhd_lookup_port" \
 			wrk_get.lua "/order/o" "$get_orders" 200
 		if [ "$http_threads" != 0 ]; then
+			wrk_server_pid=$mhd_insert_pid
+		fi
+		BENCH_TOKEN=$token run_wrk mhd_insert "$round" "$mhd_insert_port" \
+			"http://127.0.0.1:$mhd_insert_port" wrk_generate_order.lua "$customer" "r$round"
+		if [ "$http_threads" != 0 ]; then
 			wrk_server_pid=$api_pid
 		fi
 		run_wrk healthz "$round" "$daemon_port" "$base" wrk_get.lua "/healthz?n=" "$get_orders" 200
@@ -428,6 +439,7 @@ measure_http() {
 	done
 	wrk_server_pid=
 	stop_process "$mhd_lookup_pid"
+	stop_process "$mhd_insert_pid"
 	load_vmhwm=$(proc_status_kib "$api_pid" VmHWM)
 	load_vmrss=$(proc_status_kib "$api_pid" VmRSS)
 	stop_process "$api_pid"
