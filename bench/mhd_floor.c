@@ -228,10 +228,11 @@ floor_insert(struct floor_server *server, struct floor_request *req)
 }
 
 /*
- * Respond to a POST in --insert mode: on the call after the body, insert the
- * order and suspend the connection unless the commit finished already; on
- * the call after the resume, send 201 or 500. With a thread per connection
- * the thread waits for the commit instead, as the daemon's does.
+ * Respond to a POST in --insert mode. The call after the body inserts the
+ * order and suspends the connection unless the commit has finished. The
+ * call after the resume sends 201, or 500 when the commit failed. With a
+ * thread per connection the thread waits for the commit instead, as the
+ * daemon's does.
  */
 static enum MHD_Result
 floor_post(struct floor_server *server, struct MHD_Connection *conn, void **req_cls)

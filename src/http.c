@@ -925,6 +925,8 @@ http_pending_take_locked(struct http_server *srv, int fd)
  * queues a connection, and the worker that fails to set it up (no memory
  * for its pool, or its share of the limit full) closes it without any
  * notification. Its entry would otherwise count against the limit forever.
+ * NOTE: no test reaches this path, since libmicrohttpd offers no way to
+ * make a worker fail to set up a connection.
  */
 static int64_t
 http_pending_expire_locked(struct http_server *srv, int64_t now)
