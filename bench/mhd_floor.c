@@ -132,7 +132,7 @@ floor_parse_long(const char *name, const char *text, long min, long max, long *o
 	return 0;
 }
 
-/* Counts the transactions that store_tx_list() reads. */
+/* Count the transactions that store_tx_list() reads. */
 static void
 floor_count_tx(const struct chain_tx *tx, void *arg)
 {
@@ -172,7 +172,8 @@ floor_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Called by the committer thread once the order's batch is durable or failed. */
+/* Record the commit's result and resume the connection. The committer
+ * thread calls this once the order's batch is durable or failed. */
 static void
 floor_committed(void *arg, enum cp_result rc)
 {
@@ -245,8 +246,11 @@ floor_post(struct floor_server *server, struct MHD_Connection *conn, void **req_
 			return MHD_NO;
 		req->conn = conn;
 		*req_cls = req;
-		if (floor_insert(server, req) != CP_OK)
+		if (floor_insert(server, req) != CP_OK) {
+			fprintf(stderr, "mhd_floor: inserting an order failed; does the store"
+			        " have customer 1 with access token 1?\n");
 			return MHD_queue_response(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, server->failed);
+		}
 		pthread_mutex_lock(&floor_commit_lock);
 		while (!server->can_suspend && !req->committed)
 			pthread_cond_wait(&floor_commit_done, &floor_commit_lock);

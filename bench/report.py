@@ -130,28 +130,18 @@ def summary_rows(workloads, micro, facts):
 
     rows.append(("nginx baseline requests/s", "", fmt_number(nginx.get("requests_per_s")),
                  "1.00", ""))
-    floor = workloads.get("mhd_floor")
-    if floor:
-        rows.append(("libmicrohttpd alone requests/s (no target: the library's ceiling)", "",
-                     fmt_number(floor.get("requests_per_s")),
-                     fmt_ratio(floor.get("ratio_to_nginx")), ""))
-    lookup = workloads.get("mhd_lookup")
-    if lookup:
-        rows.append(("libmicrohttpd and the order lookup requests/s (no target: the ceiling"
-                     " of GET /order/{token})", "",
-                     fmt_number(lookup.get("requests_per_s")),
-                     fmt_ratio(lookup.get("ratio_to_nginx")), ""))
-    insert = workloads.get("mhd_insert")
-    if insert:
-        rows.append(("libmicrohttpd and the order insert requests/s (no target: the ceiling"
-                     " of generateOrder)", "",
-                     fmt_number(insert.get("requests_per_s")),
-                     fmt_ratio(insert.get("ratio_to_nginx")), ""))
-    health = workloads.get("healthz")
-    if health:
-        rows.append(("GET /healthz requests/s (no target: the HTTP layer alone)", "",
-                     fmt_number(health.get("requests_per_s")),
-                     fmt_ratio(health.get("ratio_to_nginx")), ""))
+    # Workloads without a target, shown for the ceilings they measure.
+    for name, measure in (
+            ("mhd_floor", "libmicrohttpd alone requests/s (no target: the library's ceiling)"),
+            ("mhd_lookup", "libmicrohttpd and the order lookup requests/s (no target: the"
+                           " ceiling of GET /order/{token})"),
+            ("mhd_insert", "libmicrohttpd and the order insert requests/s (no target: the"
+                           " ceiling of generateOrder)"),
+            ("healthz", "GET /healthz requests/s (no target: the HTTP layer alone)")):
+        workload = workloads.get(name)
+        if workload:
+            rows.append((measure, "", fmt_number(workload.get("requests_per_s")),
+                         fmt_ratio(workload.get("ratio_to_nginx")), ""))
     ratio = post.get("ratio_to_nginx")
     rows.append(("generateOrder requests/s", "0.5 x nginx", fmt_number(post.get("requests_per_s")),
                  fmt_ratio(ratio), verdict(None if ratio is None else ratio >= 0.5)))
